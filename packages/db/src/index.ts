@@ -1,0 +1,5 @@
+export * from './errors.js';
+export { MIGRATIONS, type Migration, migrate, SCHEMA_VERSION } from './migrations.js';
+export * from './sales.js';
+export * from './writer.js';
+export * from './writer-lock.js';

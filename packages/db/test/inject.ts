@@ -1,0 +1,3 @@
+import { inject } from 'vitest';
+
+export const redisUrl = inject('redisUrl');

@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { spawnNode, tempDir, waitFor } from '@datasync/runtime/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { commitSalesBatches, salesTotals } from '../src/index.js';
+import { makeBatch, makeSale, makeWriter } from './helpers.js';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function setup() {
+  const dir = tempDir('datasync-db-');
+  const path = join(dir.path, 'test.duckdb');
+  const lockKey = `test:lock:${randomUUID()}`;
+  const w = makeWriter(path, lockKey);
+  cleanups.push(dir.cleanup, w.close);
+  return { ...w, path, lockKey, dir: dir.path };
+}
+
+describe('sales batch commit', () => {
+  it('stores a 1,000-row batch once, and a re-run of the same batch writes nothing', async () => {
+    const { writer } = setup();
+    const batch = makeBatch('b-1', 1000);
+    const [first] = await writer.transaction((tx) => commitSalesBatches(tx, [batch]));
+    const [again] = await writer.transaction((tx) => commitSalesBatches(tx, [batch]));
+    expect(first).toMatchObject({ stored: 1000, duplicate: false });
+    expect(again).toMatchObject({ stored: 0, duplicate: true });
+    const totals = await writer.read((conn) => salesTotals(conn));
+    const expected = batch.sales.reduce((sum, s) => sum + Math.round(Number(s.total_amount) * 100), 0);
+    expect(totals.rows).toBe(1000);
+    expect(totals.totalAmount).toBe((expected / 100).toFixed(2));
+  });
+
+  it('stores a sale with an id once per (source, id); the same id with new values updates it', async () => {
+    const { writer } = setup();
+    const a = { ...makeBatch('b-a', 0), sales: [makeSale(1, { id: 'up-1' }), makeSale(2, { id: 'up-2' })] };
+    const b = {
+      ...makeBatch('b-b', 0),
+      sales: [
+        makeSale(3, { id: 'up-1', quantity: 1, unit_price: '5.00', total_amount: '5.00' }),
+        makeSale(4),
+      ],
+    };
+    // The same id twice in one batch: the last one wins.
+    const c = {
+      ...makeBatch('b-c', 0),
+      sales: [makeSale(5, { id: 'up-3', region: 'first' }), makeSale(6, { id: 'up-3', region: 'last' })],
+    };
+    await writer.transaction((tx) => commitSalesBatches(tx, [a]));
+    await writer.transaction((tx) => commitSalesBatches(tx, [b, c]));
+    const rows = await writer.read(async (conn) =>
+      (
+        await conn.runAndReadAll(
+          `SELECT external_id, total_amount::VARCHAR AS t, region FROM sales WHERE external_id IS NOT NULL ORDER BY 1`,
+        )
+      ).getRowObjects(),
+    );
+    expect(rows).toEqual([
+      { external_id: 'up-1', t: '5.00', region: expect.any(String) },
+      { external_id: 'up-2', t: expect.any(String), region: expect.any(String) },
+      { external_id: 'up-3', t: expect.any(String), region: 'last' },
+    ]);
+    expect((await writer.read((conn) => salesTotals(conn))).rows).toBe(4);
+  });
+
+  it('keeps money exact as DECIMAL(18,2)', async () => {
+    const { writer } = setup();
+    const sales = Array.from({ length: 10 }, (_, i) =>
+      makeSale(i, { quantity: 3, unit_price: '0.10', total_amount: '0.30' }),
+    );
+    await writer.transaction((tx) => commitSalesBatches(tx, [{ ...makeBatch('money', 0), sales }]));
+    const { totalAmount } = await writer.read((conn) => salesTotals(conn));
+    expect(totalAmount).toBe('3.00');
+  });
+});
+
+describe('writer lock', () => {
+  it('a second process waits for the lock instead of failing, and gets it within a bounded time', async () => {
+    const { writer, path, lockKey } = setup();
+    const { redisUrl } = await import('./inject.js');
+    // This process holds the database open, committing without pause.
+    let stop = false;
+    let committed = 0;
+    const loop = (async () => {
+      let n = 0;
+      while (!stop) {
+        await writer.transaction((tx) => commitSalesBatches(tx, [makeBatch(`loop-${n++}`, 200)]));
+        committed++;
+      }
+    })();
+    await waitFor(() => committed > 3, { what: 'first commits' });
+    // Another process asks for the lock, commits 5 batches, and reports its waits.
+    const other = spawnNode(join(import.meta.dirname, 'fixtures/commit-batches.mjs'), {
+      REDIS_URL: redisUrl,
+      DB_PATH: path,
+      LOCK_KEY: lockKey,
+      BATCHES: '5',
+    });
+    const result = await other.exited();
+    const beforeStop = committed;
+    await waitFor(() => committed > beforeStop, { what: 'this process resumes after the other' });
+    stop = true;
+    await loop;
+    const out = other.output();
+    expect(result.code, out).toBe(0);
+    expect(out).not.toMatch(/Could not set lock/);
+    const report = JSON.parse(out.trim().split('\n').pop()!);
+    expect(report.committed).toBe(5);
+    expect(report.maxWaitMs).toBeLessThan(5_000);
+    const totals = await writer.read((conn) => salesTotals(conn));
+    expect(totals.rows).toBe(committed * 200 + 5 * 100);
+  });
+
+  it('a holder that dies loses the lease within the lease time, and the next waiter proceeds', async () => {
+    const { lockKey, path } = setup();
+    const { redisUrl } = await import('./inject.js');
+    const holder = spawnNode(join(import.meta.dirname, 'fixtures/commit-batches.mjs'), {
+      REDIS_URL: redisUrl,
+      DB_PATH: path,
+      LOCK_KEY: lockKey,
+      BATCHES: '1',
+      HOLD_MS: '60000',
+      LEASE_MS: '1500',
+    });
+    await holder.waitForOutput(/holding/);
+    holder.kill('SIGKILL');
+    await holder.exited();
+    const killedAt = Date.now();
+    const next = makeWriter(path, lockKey);
+    cleanups.push(next.close);
+    const [r] = await next.writer.transaction((tx) => commitSalesBatches(tx, [makeBatch('after-death', 10)]));
+    expect(r?.stored).toBe(10);
+    expect(Date.now() - killedAt).toBeLessThan(10_000);
+    expect((await next.writer.read((c) => salesTotals(c))).rows).toBe(110);
+  });
+});

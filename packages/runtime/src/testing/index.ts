@@ -1,0 +1,69 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A temp folder removed by the returned cleanup. */
+export function tempDir(prefix = 'datasync-'): { path: string; cleanup: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  return { path, cleanup: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | null | false> | T | undefined | null | false,
+  options: { timeoutMs?: number; intervalMs?: number; what?: string } = {},
+): Promise<T> {
+  const timeoutMs = options.timeoutMs ?? 20_000;
+  const started = Date.now();
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() - started > timeoutMs) {
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${options.what ?? 'condition'}${lastError ? `: ${String(lastError)}` : ''}`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 50));
+  }
+}
+
+/** A child process of ours (a worker, the api) with its output kept for assertions. */
+export interface SpawnedProcess {
+  child: ChildProcess;
+  output(): string;
+  waitForOutput(pattern: RegExp, timeoutMs?: number): Promise<void>;
+  kill(signal?: NodeJS.Signals): void;
+  exited(): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export function spawnNode(script: string, env: Record<string, string>, args: string[] = []): SpawnedProcess {
+  const child = spawn(process.execPath, [script, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  child.stderr?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  return {
+    child,
+    output: () => out,
+    waitForOutput: (pattern, timeoutMs = 20_000) =>
+      waitFor(() => pattern.test(out), { timeoutMs, what: `output ${pattern}` }).then(() => undefined),
+    kill: (signal = 'SIGTERM') => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    },
+    exited: () => exit,
+  };
+}

@@ -1,0 +1,149 @@
+import { z } from 'zod';
+
+/**
+ * Every environment variable the processes read, validated once at start. A bad value stops the
+ * process with a message naming the variable (see `formatEnvError`). Names from the old
+ * `data_sync.py` stay as they were.
+ */
+
+const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+const optionalUrl = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
+  .pipe(z.url().optional());
+const bool = (def: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? def : ['true', '1', 'yes'].includes(v)));
+
+/** A cron expression (5 or 6 fields) or `off`. Checked in depth by the scheduler's cron parser. */
+const schedule = (def: string) =>
+  z
+    .string()
+    .default(def)
+    .transform((v) => v.trim())
+    .refine(
+      (v) => v === 'off' || /^(\S+\s+){4,5}\S+$/.test(v),
+      'must be a cron expression of 5 or 6 fields, or "off"',
+    );
+
+const timeZone = z
+  .string()
+  .default('UTC')
+  .refine((tz) => {
+    try {
+      new Intl.DateTimeFormat('en-US', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be an IANA time zone name such as UTC or Europe/Berlin');
+
+export const EnvConfig = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+
+  // HTTP
+  HOST: z.string().default('0.0.0.0'),
+  PORT: int(3000, 0, 65535),
+  PUBLIC_URL: optionalUrl.describe('the URL people reach the api at, for printed links'),
+  API_KEYS: optionalText.describe('name:scope[+scope]:secret, comma separated'),
+  API_KEYS_FILE: optionalText.describe('JSON file of {name, scopes, sha256} entries'),
+  METRICS_TOKEN: optionalText.describe('when set, /metrics wants Authorization: Bearer <token>'),
+  MAX_BATCH_RECORDS: int(10_000, 1, 1_000_000),
+  MAX_BODY_BYTES: int(10 * 1024 * 1024, 1024),
+  MAX_INGEST_BACKLOG: int(2_000, 1).describe('ingest jobs waiting before POST answers 429'),
+  IDEMPOTENCY_TTL_SECONDS: int(86_400, 60),
+  WAIT_TIMEOUT_MS: int(60_000, 100).describe('how long ?wait=true waits for the commit'),
+
+  // Storage
+  REDIS_URL: z.string().default('redis://127.0.0.1:6379').pipe(z.url()),
+  DATABASE_PATH: z.string().min(1).default('./data/dashboard.duckdb'),
+  BACKUP_DIR: z.string().min(1).default('./backups'),
+  IMPORT_DIR: z.string().min(1).default('./data/imports'),
+  DUCKDB_THREADS: int(0, 0, 256).describe('0: DuckDB picks (all cores)'),
+  DUCKDB_MEMORY_LIMIT: optionalText.describe('e.g. 2GB; DuckDB default is 80% of RAM'),
+
+  // Writer lock and job handling
+  WRITER_LOCK_LEASE_MS: int(15_000, 500),
+  WRITER_LOCK_IDLE_RELEASE_MS: int(5_000, 0).describe('an idle holder closes the database after this'),
+  JOB_ATTEMPTS: int(8, 1, 100),
+  JOB_BACKOFF_MS: int(1_000, 10),
+  WORKER_LOCK_DURATION_MS: int(30_000, 500),
+  INGEST_CONCURRENCY: int(32, 1, 1000).describe('ingest jobs a sync-worker holds for group commit'),
+  GROUP_COMMIT_MAX_ROWS: int(50_000, 1),
+  GROUP_COMMIT_MAX_WAIT_MS: int(10, 0),
+
+  // Upstream sales API (old names)
+  SALES_API_URL: optionalUrl,
+  SALES_API_KEY: optionalText,
+  SALES_API_TIMEOUT_MS: int(30_000, 100),
+  SALES_API_MAX_RETRIES: int(5, 0, 50),
+
+  // Backups
+  BACKUP_RETENTION_DAYS: int(30, 1),
+  AWS_S3_BACKUP_BUCKET: optionalText,
+  AWS_S3_PREFIX: z.string().default('datasync/'),
+  AWS_REGION: z.string().default('us-east-1'),
+  AWS_ENDPOINT_URL_S3: optionalUrl,
+  AWS_S3_FORCE_PATH_STYLE: bool(false),
+
+  // Timetable
+  SCHEDULE_TZ: timeZone,
+  SCHEDULE_SALES_SYNC: schedule('0 2 * * *'),
+  SCHEDULE_HEALTH_CHECK: schedule('0 * * * *'),
+  SCHEDULE_BACKUP: schedule('0 3 * * *'),
+  SCHEDULE_BACKUP_CLEANUP: schedule('0 4 * * 0'),
+  SCHEDULE_VERIFY_BACKUP: schedule('0 5 1 * *'),
+
+  // Alerts
+  SLACK_WEBHOOK: optionalUrl,
+  ALERT_EMAIL: optionalText.pipe(z.email().optional()),
+  SMTP_URL: optionalUrl,
+  ALERT_FROM: z.string().default('datasync@localhost'),
+  ALERT_COOLDOWN_MINUTES: int(60, 0),
+
+  // Logging (the old script wrote LOG_LEVEL=INFO)
+  LOG_LEVEL: z
+    .string()
+    .default('info')
+    .transform((v) => v.toLowerCase())
+    .pipe(z.enum(['fatal', 'error', 'warn', 'warning', 'info', 'debug', 'trace', 'silent']))
+    .transform((v) => (v === 'warning' ? 'warn' : v)),
+  LOG_FILE: optionalText,
+});
+export type EnvConfig = z.output<typeof EnvConfig>;
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses an environment; throws ConfigError whose message names each bad variable. */
+export function parseEnvConfig(env: Record<string, string | undefined>): EnvConfig {
+  const result = EnvConfig.safeParse(env);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const name = String(issue.path[0] ?? '(environment)');
+    const shown = SECRET_VARIABLES.has(name) ? '(hidden)' : JSON.stringify(env[name]);
+    return `  ${name}=${shown}: ${issue.message}`;
+  });
+  throw new ConfigError(`invalid configuration:\n${lines.join('\n')}`);
+}
+
+/** Variables whose values never reach a log line or an error message. */
+export const SECRET_VARIABLES = new Set([
+  'API_KEYS',
+  'SALES_API_KEY',
+  'SMTP_URL',
+  'SLACK_WEBHOOK',
+  'METRICS_TOKEN',
+  'REDIS_URL',
+]);
+
+export const ENV_VARIABLES = Object.keys(EnvConfig.shape) as (keyof EnvConfig)[];

@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import { RecordError, Sale } from './sale.js';
+
+/**
+ * Queues, job names and their payloads: the one module producers (api, scheduler) and consumers
+ * (workers) share. Job data never carries secrets: BullMQ stores it in clear text and Bull Board
+ * shows it. Files travel as paths under IMPORT_DIR, never as contents.
+ */
+
+export const QUEUES = {
+  ingest: 'ingest',
+  salesSync: 'sales-sync',
+  userImport: 'user-import',
+  reports: 'reports',
+  backup: 'backup',
+  health: 'health',
+} as const;
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+export const ALL_QUEUES: readonly QueueName[] = Object.values(QUEUES);
+
+/** The job types an operator can enqueue with `POST /v1/jobs/:type`, and the queue each goes to. */
+export const OPERATOR_JOB_QUEUES = {
+  'sales-sync': QUEUES.salesSync,
+  'user-import': QUEUES.userImport,
+  backup: QUEUES.backup,
+  'backup-cleanup': QUEUES.backup,
+  restore: QUEUES.backup,
+  'verify-backup': QUEUES.backup,
+  'health-check': QUEUES.health,
+} as const satisfies Record<string, QueueName>;
+export type OperatorJobType = keyof typeof OPERATOR_JOB_QUEUES;
+export const OPERATOR_JOB_TYPES = Object.keys(OPERATOR_JOB_QUEUES) as OperatorJobType[];
+
+/** Internal read jobs: the api never opens DuckDB, so reads go to a worker as a job. */
+export const REPORT_JOBS = {
+  salesSummary: 'sales-summary',
+  rejects: 'list-rejects',
+  backups: 'list-backups',
+} as const;
+
+export const INGEST_JOB = 'sales-batch';
+
+// ---------------------------------------------------------------- ingest
+
+export const StoredReject = z.object({
+  index: z.number().int(),
+  raw: z.string().describe('the record as received, JSON text'),
+  reasons: z.array(RecordError),
+});
+export type StoredReject = z.infer<typeof StoredReject>;
+
+export const IngestJobData = z.object({
+  batchId: z.string(),
+  source: z.string(),
+  receivedAt: z.string(),
+  idempotencyKeyHash: z.string().nullable(),
+  bodyHash: z.string(),
+  received: z.number().int(),
+  sales: z.array(Sale),
+  rejects: z.array(StoredReject),
+});
+export type IngestJobData = z.infer<typeof IngestJobData>;
+
+export const IngestJobResult = z.object({
+  batchId: z.string(),
+  stored: z.number().int().describe('rows written (new or updated by id)'),
+  rejected: z.number().int(),
+  duplicate: z.boolean().describe('true when the batch had already been committed: nothing was written'),
+  committedAt: z.string(),
+});
+export type IngestJobResult = z.infer<typeof IngestJobResult>;
+
+// ---------------------------------------------------------------- operator jobs
+
+export const SalesSyncJobData = z.discriminatedUnion('source', [
+  z.object({
+    source: z.literal('csv'),
+    file: z.string().describe('path of the uploaded file under IMPORT_DIR'),
+    originalName: z.string().optional(),
+    force: z.boolean().default(false).describe('import even when this file was imported before'),
+  }),
+  z.object({
+    source: z.literal('api'),
+    url: z.url().optional().describe('defaults to SALES_API_URL'),
+    days: z.number().int().min(1).max(3650).default(1),
+  }),
+]);
+export type SalesSyncJobData = z.infer<typeof SalesSyncJobData>;
+
+export const UserImportJobData = z.object({
+  file: z.string(),
+  updateExisting: z.boolean().default(false),
+});
+export type UserImportJobData = z.infer<typeof UserImportJobData>;
+
+export const BackupJobData = z.object({ reason: z.string().optional() }).default({});
+export const BackupCleanupJobData = z
+  .object({ days: z.number().int().min(1).optional().describe('defaults to BACKUP_RETENTION_DAYS') })
+  .default({});
+export const RestoreJobData = z.object({
+  name: z.string().min(1).describe('backup name, as GET /v1/backups lists it'),
+});
+export const VerifyBackupJobData = z
+  .object({ name: z.string().min(1).optional().describe('defaults to the newest backup') })
+  .default({});
+export const HealthCheckJobData = z.object({}).default({});
+
+/** Payload schema of each operator job type (the body of `POST /v1/jobs/:type`). */
+export const OPERATOR_JOB_PAYLOADS = {
+  'sales-sync': SalesSyncJobData,
+  'user-import': UserImportJobData,
+  backup: BackupJobData,
+  'backup-cleanup': BackupCleanupJobData,
+  restore: RestoreJobData,
+  'verify-backup': VerifyBackupJobData,
+  'health-check': HealthCheckJobData,
+} as const satisfies Record<OperatorJobType, z.ZodType>;
+
+// ---------------------------------------------------------------- report jobs
+
+export const SalesSummaryQuery = z.object({
+  from: z.iso.date().optional(),
+  to: z.iso.date().optional(),
+  groupBy: z.enum(['day', 'region', 'product']).default('day'),
+});
+export type SalesSummaryQuery = z.infer<typeof SalesSummaryQuery>;
+
+export const RejectsQuery = z.object({
+  batchId: z.string().optional(),
+  source: z.string().optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+export type RejectsQuery = z.infer<typeof RejectsQuery>;

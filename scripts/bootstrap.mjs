@@ -1,0 +1,89 @@
+// Installs what the two commands need on a fresh machine with only Node.js and npm:
+// pnpm at the pinned version, the workspace's packages, and (when asked) redis-server.
+// Plain Node (no dependencies), so it runs before anything is installed.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
+const PNPM_VERSION = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).packageManager.split(
+  '@',
+)[1];
+const LOCAL_TOOLS = join(ROOT, '.tools');
+
+export function log(message) {
+  process.stdout.write(`\x1b[36m[datasync]\x1b[0m ${message}\n`);
+}
+
+export function fail(message) {
+  process.stderr.write(`\x1b[31m[datasync] ${message}\x1b[0m\n`);
+  process.exit(1);
+}
+
+function versionOf(command) {
+  const r = spawnSync(command, ['--version'], { encoding: 'utf8', shell: false });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
+
+/** The pnpm binary to use: on PATH at the pinned version, else installed by npm. */
+export function ensurePnpm() {
+  if (versionOf('pnpm') === PNPM_VERSION) return 'pnpm';
+  const local = join(LOCAL_TOOLS, 'node_modules', '.bin', 'pnpm');
+  if (existsSync(local) && versionOf(local) === PNPM_VERSION) return local;
+  log(`installing pnpm@${PNPM_VERSION} with npm`);
+  const global = spawnSync('npm', ['install', '-g', `pnpm@${PNPM_VERSION}`], { stdio: 'inherit' });
+  if (global.status === 0 && versionOf('pnpm') === PNPM_VERSION) return 'pnpm';
+  // No rights for a global install: keep a private copy in .tools/.
+  const r = spawnSync('npm', ['install', '--prefix', LOCAL_TOOLS, '--no-save', `pnpm@${PNPM_VERSION}`], {
+    stdio: 'inherit',
+  });
+  if (r.status !== 0 || !existsSync(local)) fail(`could not install pnpm@${PNPM_VERSION} with npm`);
+  return local;
+}
+
+export function installWorkspace(pnpm) {
+  log('installing workspace packages (pnpm install)');
+  const args = ['install'];
+  if (process.env.CI) args.push('--frozen-lockfile');
+  const r = spawnSync(pnpm, args, { cwd: ROOT, stdio: 'inherit' });
+  if (r.status !== 0) fail('pnpm install failed (see above)');
+}
+
+export function hasRedisServer() {
+  return spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).status === 0;
+}
+
+/** redis-server from Debian's package when missing and we are root; otherwise say how to get it. */
+export function ensureRedisServer() {
+  if (hasRedisServer()) return;
+  const howTo =
+    'redis-server is needed. Install it (Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y redis-server), or set REDIS_URL to a running Redis.';
+  if (!isRoot() || !existsSync('/usr/bin/apt-get')) fail(howTo);
+  log('installing redis-server from Debian packages (apt-get)');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  // A fresh machine's package lists are empty: update first.
+  const update = spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
+  const install = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server'], {
+    stdio: 'inherit',
+    env,
+  });
+  if (update.status !== 0 || install.status !== 0 || !hasRedisServer())
+    fail(`apt-get could not install it. ${howTo}`);
+  // Debian's package starts a system redis on 6379; we start our own where needed, so leave it be.
+}
+
+export function run(pnpm, args, options = {}) {
+  const r = spawnSync(pnpm, args, { cwd: ROOT, stdio: 'inherit', ...options });
+  if (r.status !== 0) fail(`${[pnpm, ...args].join(' ')} failed with exit code ${r.status}`);
+}
+
+export function nodeVersionOk() {
+  const [major, minor] = process.versions.node.split('.').map(Number);
+  if (major < 20 || (major === 20 && minor < 12))
+    fail(`Node.js 20.12 or newer is needed (this is ${process.version})`);
+}
+
+export { execFileSync };

@@ -1,0 +1,15 @@
+// `npm test`: installs what is missing, then lint, typecheck, build and the whole suite
+// (real Redis started by the suite itself, real DuckDB files in temp folders).
+import { ensurePnpm, ensureRedisServer, installWorkspace, log, nodeVersionOk, run } from './bootstrap.mjs';
+
+nodeVersionOk();
+const pnpm = ensurePnpm();
+installWorkspace(pnpm);
+ensureRedisServer();
+log('lint (biome)');
+run(pnpm, ['exec', 'biome', 'check', '.']);
+log('typecheck and build');
+run(pnpm, ['exec', 'turbo', 'run', 'build', 'typecheck', '--output-logs=errors-only']);
+log('tests');
+run(pnpm, ['exec', 'turbo', 'run', 'test', '--concurrency=2', '--output-logs=full']);
+log('all tests passed');
