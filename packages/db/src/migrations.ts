@@ -1,4 +1,8 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
+import { migration as m1 } from './migrations/0001-core.js';
+import { migration as m2 } from './migrations/0002-sales-sync.js';
+import { migration as m3 } from './migrations/0003-users.js';
+import { migration as m4 } from './migrations/0004-operations.js';
 
 /**
  * Numbered migrations, applied in order at open, each in its own transaction with its record in
@@ -14,50 +18,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [
-  {
-    version: 1,
-    name: 'sales, rejects, ingest ledger, writer fence',
-    sql: `
-      CREATE TABLE sales (
-        source VARCHAR NOT NULL,
-        external_id VARCHAR,
-        date DATE NOT NULL,
-        user_id BIGINT NOT NULL,
-        product_name VARCHAR NOT NULL,
-        quantity INTEGER NOT NULL,
-        unit_price DECIMAL(18,2) NOT NULL,
-        total_amount DECIMAL(18,2) NOT NULL,
-        region VARCHAR NOT NULL,
-        batch_id VARCHAR NOT NULL,
-        ingested_at TIMESTAMPTZ NOT NULL
-      );
-      CREATE TABLE rejects (
-        source VARCHAR NOT NULL,
-        batch_id VARCHAR NOT NULL,
-        kind VARCHAR NOT NULL,
-        row_number INTEGER NOT NULL,
-        raw VARCHAR NOT NULL,
-        reasons VARCHAR NOT NULL,
-        rejected_at TIMESTAMPTZ NOT NULL
-      );
-      CREATE TABLE ingest_batches (
-        batch_id VARCHAR NOT NULL,
-        source VARCHAR NOT NULL,
-        kind VARCHAR NOT NULL,
-        idempotency_key_hash VARCHAR,
-        body_hash VARCHAR NOT NULL,
-        received INTEGER NOT NULL,
-        stored INTEGER NOT NULL,
-        rejected INTEGER NOT NULL,
-        writer_epoch BIGINT NOT NULL,
-        committed_at TIMESTAMPTZ NOT NULL
-      );
-      CREATE TABLE writer_fence (epoch BIGINT NOT NULL);
-      INSERT INTO writer_fence VALUES (0);
-    `,
-  },
-];
+export const MIGRATIONS: readonly Migration[] = [m1, m2, m3, m4].filter((m) => m.sql.trim() !== '');
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
 

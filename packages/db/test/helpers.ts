@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
+import '@datasync/runtime/testing';
 import { inject } from 'vitest';
 import { DatabaseWriter, WriterLock } from '../src/index.js';
 import type { SalesBatch } from '../src/sales.js';

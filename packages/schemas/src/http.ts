@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { RecordError, SaleInput } from './sale.js';
 
@@ -84,3 +85,12 @@ export const ApiKeyEntry = z.object({
 });
 export type ApiKeyEntry = z.infer<typeof ApiKeyEntry>;
 export const ApiKeysFile = z.array(ApiKeyEntry);
+
+/** A new API key: `ds_` and 32 random bytes, base64url. Shown once; only its sha256 is stored. */
+export function newApiKeySecret(): string {
+  return `ds_${randomBytes(32).toString('base64url')}`;
+}
+
+export function hashApiKey(secret: string): string {
+  return createHash('sha256').update(secret, 'utf8').digest('hex');
+}

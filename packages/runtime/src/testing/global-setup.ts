@@ -1,15 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { startLocalRedis } from '../local-redis.js';
-
-declare module 'vitest' {
-  export interface ProvidedContext {
-    redisUrl: string;
-  }
-}
+import './index.js';
 
 /**
  * Vitest global setup: a real redis-server of the suite's own on a free loopback port, stopped

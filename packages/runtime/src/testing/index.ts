@@ -2,6 +2,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type {} from 'vitest';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** The suite's own redis-server (see global-setup.ts). */
+    redisUrl: string;
+  }
+}
 
 /** A temp folder removed by the returned cleanup. */
 export function tempDir(prefix = 'datasync-'): { path: string; cleanup: () => void } {

@@ -1,0 +1,40 @@
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import type { ApiDeps } from './deps.js';
+import { registerBullBoard } from './plugins/bull-board.js';
+import { registerDocs } from './plugins/docs.js';
+import { installProblemHandler } from './plugins/problems.js';
+import { healthRoutes } from './routes/health.js';
+import { jobsRoutes } from './routes/jobs.js';
+import { salesBatchesRoutes } from './routes/sales-batches.js';
+
+export const API_VERSION = '0.1.0';
+
+/** Builds the api from its dependencies; main.ts listens, tests use `app.inject()`. */
+export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
+  const options = {
+    bodyLimit: deps.config.MAX_BODY_BYTES,
+    trustProxy: true,
+    requestIdHeader: 'x-request-id',
+    return503OnClosing: true,
+  };
+  const base: FastifyInstance =
+    logger === false
+      ? Fastify({ ...options, logger: false })
+      : Fastify({ ...options, loggerInstance: logger as unknown as FastifyBaseLogger });
+  base.setValidatorCompiler(validatorCompiler);
+  base.setSerializerCompiler(serializerCompiler);
+  installProblemHandler(base);
+  await registerDocs(base, API_VERSION);
+  const app = base.withTypeProvider<ZodTypeProvider>();
+
+  // One line per route plugin; each is encapsulated with its own parsers and schemas.
+  await app.register(healthRoutes, deps);
+  await app.register(salesBatchesRoutes, deps);
+  await app.register(jobsRoutes, deps);
+  // routes: more plugins above this line
+
+  await registerBullBoard(base, deps);
+  return base;
+}

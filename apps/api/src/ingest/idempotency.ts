@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto';
+import type { BatchReceipt } from '@datasync/schemas';
+import type { Redis } from 'ioredis';
+import { conflict, unprocessable } from '../errors.js';
+import { sha256 } from './parse-body.js';
+
+/**
+ * Idempotency records in Redis (the IETF Idempotency-Key draft): the first request with a key (or,
+ * without one, with a body) records its batch id; a retry gets the first answer; the same key with
+ * another body is 422; a retry while the first is still in flight is 409 with Retry-After.
+ *
+ * A request whose api died between enqueue and answer leaves an in-flight record; after
+ * `staleAfterMs` a retry takes it over and enqueues again under the SAME batch id. That is safe:
+ * the job id is the batch id, and the DuckDB ledger turns a second run into a no-op.
+ */
+
+interface IdempotencyRecord {
+  batchId: string;
+  bodyHash: string;
+  state: 'in-flight' | 'done';
+  startedAt: number;
+  receipt?: BatchReceipt;
+}
+
+export type IdempotencyOutcome =
+  | { kind: 'new'; batchId: string; recordKey: string; record: string }
+  | { kind: 'replay'; receipt: BatchReceipt };
+
+const CREATE_OR_GET = `
+local current = redis.call('GET', KEYS[1])
+if current then return current end
+redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+return false
+`;
+
+const COMPARE_AND_SET = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
+  return 1
+end
+return 0
+`;
+
+export interface IdempotencyOptions {
+  redis: Redis;
+  ttlSeconds: number;
+  staleAfterMs?: number;
+  prefix?: string;
+}
+
+export class IdempotencyStore {
+  private readonly staleAfterMs: number;
+  private readonly prefix: string;
+
+  constructor(private readonly options: IdempotencyOptions) {
+    this.staleAfterMs = options.staleAfterMs ?? 30_000;
+    this.prefix = options.prefix ?? 'datasync:idem';
+  }
+
+  static keyHash(key: string): string {
+    return sha256(`key:${key}`);
+  }
+
+  async begin(source: string, idempotencyKey: string | null, bodyHash: string): Promise<IdempotencyOutcome> {
+    const scope = idempotencyKey === null ? `body:${bodyHash}` : `key:${IdempotencyStore.keyHash(idempotencyKey)}`;
+    const recordKey = `${this.prefix}:${sha256(source)}:${scope}`;
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const fresh: IdempotencyRecord = { batchId: `b_${randomUUID()}`, bodyHash, state: 'in-flight', startedAt: Date.now() };
+      const freshText = JSON.stringify(fresh);
+      const existing = (await this.options.redis.eval(CREATE_OR_GET, 1, recordKey, freshText, this.options.ttlSeconds)) as
+        | string
+        | null;
+      if (existing === null) return { kind: 'new', batchId: fresh.batchId, recordKey, record: freshText };
+      const record = JSON.parse(existing) as IdempotencyRecord;
+      if (record.bodyHash !== bodyHash) {
+        throw unprocessable('this Idempotency-Key was already used with a different body');
+      }
+      if (record.state === 'done' && record.receipt) return { kind: 'replay', receipt: record.receipt };
+      const age = Date.now() - record.startedAt;
+      if (age < this.staleAfterMs) {
+        throw conflict(
+          'a request with this Idempotency-Key (or this same body) is still being processed',
+          Math.max(1, Math.ceil((this.staleAfterMs - age) / 1000)),
+        );
+      }
+      // The first request's process died mid-way: take the record over, keeping its batch id.
+      const takeover = JSON.stringify({ ...record, startedAt: Date.now() });
+      const swapped = (await this.options.redis.eval(COMPARE_AND_SET, 1, recordKey, existing, takeover)) as number;
+      if (swapped === 1) return { kind: 'new', batchId: record.batchId, recordKey, record: takeover };
+    }
+    throw conflict('a request with this Idempotency-Key is being processed concurrently', 1);
+  }
+
+  /** Stores the receipt as the answer every retry gets, keeping the record's TTL. */
+  async complete(outcome: Extract<IdempotencyOutcome, { kind: 'new' }>, receipt: BatchReceipt): Promise<void> {
+    const record = JSON.parse(outcome.record) as IdempotencyRecord;
+    const done: IdempotencyRecord = { ...record, state: 'done', receipt };
+    await this.options.redis.eval(COMPARE_AND_SET, 1, outcome.recordKey, outcome.record, JSON.stringify(done));
+  }
+
+  /** The request failed before its batch was enqueued: let a retry start afresh. */
+  async abandon(outcome: Extract<IdempotencyOutcome, { kind: 'new' }>): Promise<void> {
+    await this.options.redis
+      .eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, outcome.recordKey, outcome.record)
+      .catch(() => undefined);
+  }
+}

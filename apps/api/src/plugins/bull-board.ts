@@ -1,0 +1,25 @@
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { FastifyAdapter } from '@bull-board/fastify';
+import type { FastifyInstance } from 'fastify';
+import { requireScope } from '../auth/auth.js';
+import type { ApiDeps } from '../deps.js';
+
+const BASE_PATH = '/admin/queues';
+
+/** Bull Board behind operator auth; browsers get a Basic challenge (any user, the key as password). */
+export async function registerBullBoard(app: FastifyInstance, deps: ApiDeps) {
+  const serverAdapter = new FastifyAdapter();
+  serverAdapter.setBasePath(BASE_PATH);
+  createBullBoard({
+    queues: [...deps.queues.values()].map((q) => new BullMQAdapter(q, { readOnlyMode: false })),
+    serverAdapter,
+    options: { uiConfig: { boardTitle: 'datasync' } },
+  });
+  await app.register(
+    async (scope) => {
+      scope.addHook('onRequest', requireScope(deps.keys, 'operator', { basicChallenge: true }));
+      await scope.register(serverAdapter.registerPlugin(), { prefix: BASE_PATH });
+    },
+  );
+}

@@ -1,0 +1,73 @@
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { HttpProblem, isRedisUnavailable } from '../errors.js';
+
+const PROBLEM_TYPE = 'https://datasync.dev/problems/';
+
+/**
+ * Every error leaves as application/problem+json (RFC 9457). Our HttpProblem carries its status;
+ * Fastify's own errors (body too large, bad content type, schema validation) are translated;
+ * a Redis outage is 503 with Retry-After; anything else is a 500 whose detail hides internals.
+ */
+export function installProblemHandler(app: FastifyInstance) {
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    let problem: HttpProblem;
+    if (error instanceof HttpProblem) {
+      problem = error;
+    } else if (hasZodFastifySchemaValidationErrors(error)) {
+      problem = new HttpProblem(400, 'Bad Request', `invalid ${error.validationContext ?? 'request'}`, {
+        errors: error.validation.map((v, index) => ({
+          index,
+          path: v.instancePath.replace(/^\//, '').replaceAll('/', '.'),
+          message: v.message ?? 'invalid',
+        })),
+      });
+    } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      problem = new HttpProblem(413, 'Payload Too Large', `body is larger than the limit of ${app.initialConfig.bodyLimit} bytes`);
+    } else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      problem = new HttpProblem(415, 'Unsupported Media Type', error.message);
+    } else if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+      problem = new HttpProblem(400, 'Bad Request', 'body is empty');
+    } else if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError) {
+      problem = new HttpProblem(400, 'Bad Request', `body is not valid JSON: ${error.message}`);
+    } else if (isRedisUnavailable(error)) {
+      request.log.warn({ err: error.message }, 'Redis unavailable');
+      problem = new HttpProblem(503, 'Service Unavailable', 'the queue (Redis) is unavailable; retry shortly', {
+        retryAfterSeconds: 5,
+      });
+    } else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+      problem = new HttpProblem(error.statusCode, 'Bad Request', error.message);
+    } else {
+      request.log.error({ err: error }, 'unhandled error');
+      problem = new HttpProblem(500, 'Internal Server Error', `unexpected error (request ${request.id}); see the api log`);
+    }
+    const { status, title, detail, extra } = problem;
+    if (extra.retryAfterSeconds !== undefined) reply.header('retry-after', String(extra.retryAfterSeconds));
+    for (const [name, value] of Object.entries(extra.headers ?? {})) reply.header(name, value);
+    const slug = extra.type ?? title.toLowerCase().replaceAll(' ', '-');
+    return reply
+      .status(status)
+      .type('application/problem+json')
+      .send({
+        type: `${PROBLEM_TYPE}${slug}`,
+        title,
+        status,
+        detail,
+        instance: request.url,
+        ...(extra.errors ? { errors: extra.errors } : {}),
+      });
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    return reply
+      .status(404)
+      .type('application/problem+json')
+      .send({
+        type: `${PROBLEM_TYPE}not-found`,
+        title: 'Not Found',
+        status: 404,
+        detail: `no route ${request.method} ${request.url.split('?')[0]}`,
+        instance: request.url,
+      });
+  });
+}

@@ -1,0 +1,125 @@
+import {
+  JobAccepted,
+  JobStatus,
+  OPERATOR_JOB_PAYLOADS,
+  OPERATOR_JOB_QUEUES,
+  OPERATOR_JOB_TYPES,
+  type OperatorJobType,
+  Problem,
+  type QueueName,
+} from '@datasync/schemas';
+import type { Job, Queue } from 'bullmq';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import { requireScope } from '../auth/auth.js';
+import { type ApiDeps, queueOf } from '../deps.js';
+import { badRequest, notFound } from '../errors.js';
+import { saveUpload } from '../ingest/upload.js';
+
+const UPLOAD_TYPES = ['text/csv', 'application/csv', 'application/octet-stream', 'text/plain'];
+
+/** Enqueues an operator job; shared by `POST /v1/jobs/:type` and `POST /v1/sales/imports`. */
+export async function enqueueOperatorJob(deps: ApiDeps, type: OperatorJobType, payload: unknown) {
+  const queueName: QueueName = OPERATOR_JOB_QUEUES[type];
+  const queue = queueOf(deps, queueName);
+  const job = await queue.add(type, payload);
+  const workers = await queue.getWorkersCount().catch(() => 0);
+  return { jobId: job.id!, type, queue: queueName, workers };
+}
+
+export async function findJob(deps: ApiDeps, id: string): Promise<{ job: Job; queue: Queue } | null> {
+  for (const queue of deps.queues.values()) {
+    const job = await queue.getJob(id);
+    if (job) return { job, queue };
+  }
+  return null;
+}
+
+export async function jobStatus(job: Job, queue: Queue): Promise<JobStatus> {
+  const state = await job.getState();
+  return {
+    id: job.id!,
+    type: job.name,
+    queue: queue.name,
+    state: JobStatus.shape.state.safeParse(state).success ? (state as JobStatus['state']) : 'unknown',
+    progress: job.progress,
+    attempts: job.attemptsMade,
+    result: job.returnvalue ?? null,
+    error: job.failedReason ?? null,
+    createdAt: new Date(job.timestamp).toISOString(),
+    finishedAt: job.finishedOn ? new Date(job.finishedOn).toISOString() : null,
+  };
+}
+
+/** `POST /v1/jobs/:type` and `GET /v1/jobs/:id`, for operators. */
+export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
+  const operator = requireScope(deps.keys, 'operator');
+  // CSV uploads (user import, sales CSV) arrive as a raw stream: any size, never buffered.
+  app.addContentTypeParser(UPLOAD_TYPES, (_request, payload, done) => done(null, payload));
+
+  app.post(
+    '/v1/jobs/:type',
+    {
+      onRequest: operator,
+      validatorCompiler: ({ httpPart }) =>
+        httpPart === 'params'
+          ? (data) => {
+              const r = z.object({ type: z.enum(OPERATOR_JOB_TYPES as [OperatorJobType]) }).safeParse(data);
+              return r.success ? { value: r.data } : { error: r.error };
+            }
+          : (data) => ({ value: data }),
+      schema: {
+        summary: 'Enqueue an operator job',
+        description:
+          'JSON body: the options of that job type. `user-import` and `sales-sync` also take a CSV file as the body (Content-Type: text/csv), streamed to IMPORT_DIR; `user-import` then reads `?updateExisting=true`. The answer says how many workers listen on the queue: 0 means the job waits until one starts.',
+        tags: ['jobs'],
+        security: [{ bearer: [] }],
+        params: z.object({ type: z.enum(OPERATOR_JOB_TYPES as [OperatorJobType]) }),
+        querystring: z.object({ updateExisting: z.string().optional(), force: z.string().optional() }),
+        response: { 202: JobAccepted.extend({ queue: z.string(), workers: z.number().int() }), 400: Problem, 404: Problem },
+      },
+    },
+    async (request, reply) => {
+      const { type } = request.params;
+      const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+      let input: unknown = request.body ?? {};
+      if (UPLOAD_TYPES.includes(contentType)) {
+        const saved = await saveUpload(request.body as Readable, deps.config.IMPORT_DIR);
+        const flag = (v: string | undefined) => v === 'true' || v === '1';
+        if (type === 'user-import') input = { file: saved.path, updateExisting: flag(request.query.updateExisting) };
+        else if (type === 'sales-sync') input = { source: 'csv', file: saved.path, force: flag(request.query.force) };
+        else throw badRequest(`job type ${type} takes a JSON body, not a file`);
+      }
+      const parsed = OPERATOR_JOB_PAYLOADS[type].safeParse(input);
+      if (!parsed.success) {
+        throw badRequest(
+          `invalid options for ${type}`,
+          parsed.error.issues.map((issue, index) => ({ index, path: issue.path.join('.'), message: issue.message })),
+        );
+      }
+      const accepted = await enqueueOperatorJob(deps, type, parsed.data);
+      reply.header('location', `/v1/jobs/${accepted.jobId}`);
+      return reply.status(202).send(accepted);
+    },
+  );
+
+  app.get(
+    '/v1/jobs/:id',
+    {
+      onRequest: operator,
+      schema: {
+        summary: 'A job: state, progress, attempts, result or error',
+        tags: ['jobs'],
+        security: [{ bearer: [] }],
+        params: z.object({ id: z.string().min(1).max(200) }),
+        response: { 200: JobStatus, 404: Problem },
+      },
+    },
+    async (request) => {
+      const found = await findJob(deps, request.params.id);
+      if (!found) throw notFound(`no job ${request.params.id} (finished jobs are kept 7 days, failed ones 30)`);
+      return jobStatus(found.job, found.queue);
+    },
+  );
+};

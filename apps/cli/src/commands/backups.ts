@@ -1,0 +1,54 @@
+import { type Command, UsageError, parse, print, runJob } from '../command.js';
+import { printTable } from '../output.js';
+
+export const backupCommand: Command = {
+  name: 'backup',
+  usage: 'datasync backup',
+  summary: 'take a backup now (local, and S3 when configured)',
+  run: (ctx) => runJob(ctx, { path: '/v1/jobs/backup', json: {} }),
+};
+
+export const backupsCommand: Command = {
+  name: 'backups',
+  usage: 'datasync backups [--json]',
+  summary: 'list backups with size, checksum, verification and location',
+  async run(ctx) {
+    const list = await ctx.client.request<{ backups: Record<string, unknown>[] } | Record<string, unknown>[]>('GET', '/v1/backups');
+    const rows = Array.isArray(list) ? list : list.backups;
+    print(ctx.json, list, () => printTable(rows));
+    return 0;
+  },
+};
+
+export const cleanupBackupsCommand: Command = {
+  name: 'cleanup-backups',
+  usage: 'datasync cleanup-backups [--days N]',
+  summary: 'remove backups older than N days (default BACKUP_RETENTION_DAYS), never the newest verified one',
+  async run(ctx) {
+    const { values } = parse(ctx.argv, { days: { type: 'string' } });
+    const days = values.days === undefined ? undefined : Number(values.days);
+    if (days !== undefined && (!Number.isInteger(days) || days < 1)) throw new UsageError('--days must be a whole number of 1 or more');
+    return runJob(ctx, { path: '/v1/jobs/backup-cleanup', json: days === undefined ? {} : { days } });
+  },
+};
+
+export const restoreCommand: Command = {
+  name: 'restore',
+  usage: 'datasync restore NAME',
+  summary: 'restore a backup by name (the current database is kept aside)',
+  async run(ctx) {
+    const { positionals } = parse(ctx.argv, {});
+    if (!positionals[0]) throw new UsageError('restore needs a backup NAME (see datasync backups)');
+    return runJob(ctx, { path: '/v1/jobs/restore', json: { name: positionals[0] } });
+  },
+};
+
+export const verifyBackupCommand: Command = {
+  name: 'verify-backup',
+  usage: 'datasync verify-backup [NAME]',
+  summary: 'check a backup (default: the newest) by restoring it to a scratch file and comparing counts',
+  async run(ctx) {
+    const { positionals } = parse(ctx.argv, {});
+    return runJob(ctx, { path: '/v1/jobs/verify-backup', json: positionals[0] ? { name: positionals[0] } : {} });
+  },
+};
