@@ -6,6 +6,7 @@ import { registerBullBoard } from './plugins/bull-board.js';
 import { registerDocs } from './plugins/docs.js';
 import { installProblemHandler } from './plugins/problems.js';
 import { healthRoutes } from './routes/health.js';
+import { importsRoutes } from './routes/imports.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { salesBatchesRoutes } from './routes/sales-batches.js';
 
@@ -33,6 +34,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
   await app.register(healthRoutes, deps);
   await app.register(salesBatchesRoutes, deps);
   await app.register(jobsRoutes, deps);
+  await app.register(importsRoutes, deps);
   // routes: more plugins above this line
 
   await registerBullBoard(base, deps);

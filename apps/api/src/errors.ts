@@ -9,7 +9,12 @@ export class HttpProblem extends Error {
     readonly status: number,
     readonly title: string,
     readonly detail: string,
-    readonly extra: { errors?: RecordError[]; retryAfterSeconds?: number; type?: string; headers?: Record<string, string> } = {},
+    readonly extra: {
+      errors?: RecordError[];
+      retryAfterSeconds?: number;
+      type?: string;
+      headers?: Record<string, string>;
+    } = {},
   ) {
     super(detail);
     this.name = 'HttpProblem';
@@ -20,14 +25,17 @@ export const badRequest = (detail: string, errors?: RecordError[]) =>
   new HttpProblem(400, 'Bad Request', detail, errors ? { errors } : {});
 export const unauthorized = (detail: string, basic = false) =>
   new HttpProblem(401, 'Unauthorized', detail, {
-    headers: { 'www-authenticate': basic ? 'Basic realm="datasync", charset="UTF-8"' : 'Bearer realm="datasync"' },
+    headers: {
+      'www-authenticate': basic ? 'Basic realm="datasync", charset="UTF-8"' : 'Bearer realm="datasync"',
+    },
   });
 export const forbidden = (detail: string) => new HttpProblem(403, 'Forbidden', detail);
 export const notFound = (detail: string) => new HttpProblem(404, 'Not Found', detail);
 export const conflict = (detail: string, retryAfterSeconds?: number) =>
   new HttpProblem(409, 'Conflict', detail, retryAfterSeconds === undefined ? {} : { retryAfterSeconds });
 export const payloadTooLarge = (detail: string) => new HttpProblem(413, 'Payload Too Large', detail);
-export const unsupportedMediaType = (detail: string) => new HttpProblem(415, 'Unsupported Media Type', detail);
+export const unsupportedMediaType = (detail: string) =>
+  new HttpProblem(415, 'Unsupported Media Type', detail);
 export const unprocessable = (detail: string) => new HttpProblem(422, 'Unprocessable Content', detail);
 export const tooManyRequests = (detail: string, retryAfterSeconds: number) =>
   new HttpProblem(429, 'Too Many Requests', detail, { retryAfterSeconds });

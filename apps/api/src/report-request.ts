@@ -1,7 +1,7 @@
 import type { QueueName } from '@datasync/schemas';
 import type { ApiDeps } from './deps.js';
 import { queueOf } from './deps.js';
-import { HttpProblem, gatewayTimeout, serviceUnavailable } from './errors.js';
+import { gatewayTimeout, HttpProblem, serviceUnavailable } from './errors.js';
 
 /**
  * The api never opens DuckDB: a read (report, rejects, backups list) goes to a worker as a job and
@@ -18,12 +18,17 @@ export async function requestFromWorker<T>(
   if ((await queue.getWorkersCount()) === 0) {
     throw serviceUnavailable(`no worker is listening on the ${queueName} queue; start it and retry`, 10);
   }
-  const job = await queue.add(jobName, data, { attempts: 1, removeOnComplete: { age: 600 }, removeOnFail: { age: 3600 } });
+  const job = await queue.add(jobName, data, {
+    attempts: 1,
+    removeOnComplete: { age: 600 },
+    removeOnFail: { age: 3600 },
+  });
   try {
     return (await job.waitUntilFinished(deps.queueEvents(queueName), timeoutMs)) as T;
   } catch (error) {
     const message = (error as Error).message;
-    if (/timed out/i.test(message)) throw gatewayTimeout(`the ${queueName} worker did not answer within ${timeoutMs} ms`);
+    if (/timed out/i.test(message))
+      throw gatewayTimeout(`the ${queueName} worker did not answer within ${timeoutMs} ms`);
     throw new HttpProblem(500, 'Worker Failed', `the ${jobName} job failed: ${message}`);
   }
 }

@@ -26,7 +26,11 @@ export class ApiClient {
     return this.options.baseUrl.replace(/\/+$/, '');
   }
 
-  async request<T>(method: string, path: string, init: { json?: unknown; file?: string; contentType?: string } = {}): Promise<T> {
+  async request<T>(
+    method: string,
+    path: string,
+    init: { json?: unknown; file?: string; contentType?: string } = {},
+  ): Promise<T> {
     const headers: Record<string, string> = { accept: 'application/json, application/problem+json' };
     if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
     let body: RequestInit['body'];
@@ -42,10 +46,18 @@ export class ApiClient {
     }
     let response: Response;
     try {
-      response = await fetch(`${this.baseUrl}${path}`, { method, headers, body, ...(duplex ? { duplex } : {}) } as RequestInit);
+      response = await fetch(`${this.baseUrl}${path}`, {
+        method,
+        headers,
+        body,
+        ...(duplex ? { duplex } : {}),
+      } as RequestInit);
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-      throw new ApiError(`cannot reach the datasync api at ${this.baseUrl} (${cause}); is it running? (DATASYNC_URL)`, 0);
+      throw new ApiError(
+        `cannot reach the datasync api at ${this.baseUrl} (${cause}); is it running? (DATASYNC_URL)`,
+        0,
+      );
     }
     const text = await response.text();
     let parsed: unknown = text;
@@ -55,10 +67,18 @@ export class ApiClient {
       // a non-JSON answer is shown as it is
     }
     if (!response.ok) {
-      const problem = parsed as { detail?: string; title?: string; errors?: { path: string; message: string }[] } | undefined;
-      const extra = problem?.errors?.length ? `\n${problem.errors.map((e) => `  - ${e.path || '(body)'}: ${e.message}`).join('\n')}` : '';
+      const problem = parsed as
+        | { detail?: string; title?: string; errors?: { path: string; message: string }[] }
+        | undefined;
+      const extra = problem?.errors?.length
+        ? `\n${problem.errors.map((e) => `  - ${e.path || '(body)'}: ${e.message}`).join('\n')}`
+        : '';
       const hint = response.status === 401 ? ' (set DATASYNC_API_KEY to an operator key)' : '';
-      throw new ApiError(`${response.status} ${problem?.title ?? response.statusText}: ${problem?.detail ?? text}${hint}${extra}`, response.status, parsed);
+      throw new ApiError(
+        `${response.status} ${problem?.title ?? response.statusText}: ${problem?.detail ?? text}${hint}${extra}`,
+        response.status,
+        parsed,
+      );
     }
     return parsed as T;
   }

@@ -1,4 +1,4 @@
-import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import type { JobStatus } from '@datasync/schemas';
 import type { ApiClient } from './client.js';
 import { printKeyValues } from './output.js';
@@ -21,9 +21,23 @@ export class UsageError extends Error {
   override readonly name = 'UsageError';
 }
 
-export function parse<T extends NonNullable<ParseArgsConfig['options']>>(argv: string[], options: T, allowPositionals = true) {
+export interface ParsedArgs {
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>;
+  positionals: string[];
+}
+
+export function parse(
+  argv: string[],
+  options: NonNullable<ParseArgsConfig['options']>,
+  allowPositionals = true,
+): ParsedArgs {
   try {
-    return parseArgs({ args: argv, options: { ...options, json: { type: 'boolean' } }, allowPositionals, strict: true });
+    return parseArgs({
+      args: argv,
+      options: { ...options, json: { type: 'boolean' } },
+      allowPositionals,
+      strict: true,
+    });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
@@ -41,7 +55,8 @@ export function print(json: boolean, value: unknown, human: () => void): void {
 export async function runJob(
   ctx: CommandContext,
   request: { path: string; json?: unknown; file?: string },
-  summarize: (result: unknown) => void = (result) => printKeyValues((result ?? {}) as Record<string, unknown>),
+  summarize: (result: unknown) => void = (result) =>
+    printKeyValues((result ?? {}) as Record<string, unknown>),
   exitCodeOf: (status: JobStatus) => number = (status) => (status.state === 'completed' ? 0 : 1),
 ): Promise<number> {
   const accepted = await ctx.client.request<Accepted>('POST', request.path, request);
@@ -52,7 +67,9 @@ export async function runJob(
       process.stdout.write(`${accepted.type} completed (job ${status.id})\n`);
       summarize(status.result);
     } else {
-      process.stdout.write(`${accepted.type} FAILED after ${status.attempts} attempt(s) (job ${status.id}): ${status.error}\n`);
+      process.stdout.write(
+        `${accepted.type} FAILED after ${status.attempts} attempt(s) (job ${status.id}): ${status.error}\n`,
+      );
     }
   });
   return exitCodeOf(status);

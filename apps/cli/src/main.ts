@@ -1,7 +1,13 @@
 #!/usr/bin/env node
-import { type Command, UsageError } from './command.js';
 import { ApiClient, ApiError } from './client.js';
-import { backupCommand, backupsCommand, cleanupBackupsCommand, restoreCommand, verifyBackupCommand } from './commands/backups.js';
+import { type Command, UsageError } from './command.js';
+import {
+  backupCommand,
+  backupsCommand,
+  cleanupBackupsCommand,
+  restoreCommand,
+  verifyBackupCommand,
+} from './commands/backups.js';
 import { healthCheckCommand, schedulesCommand } from './commands/health.js';
 import { jobsCommand } from './commands/jobs.js';
 import { keysCommand } from './commands/keys.js';
@@ -46,7 +52,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     process.stderr.write(`datasync: unknown command "${name}"\n\n${usage()}`);
     return 2;
   }
-  const client = new ApiClient({ baseUrl: env.DATASYNC_URL ?? 'http://localhost:3000', apiKey: env.DATASYNC_API_KEY });
+  const client = new ApiClient({
+    baseUrl: env.DATASYNC_URL ?? 'http://localhost:3000',
+    apiKey: env.DATASYNC_API_KEY,
+  });
   try {
     return await command.run({ client, argv: rest, json: rest.includes('--json') });
   } catch (error) {

@@ -30,7 +30,11 @@ export async function waitForJob(
   const showBar = !options.json && process.stderr.isTTY;
   const bar = showBar
     ? new cliProgress.SingleBar(
-        { format: `${accepted.type} [{bar}] {percentage}% | {state} | {duration_formatted}`, stream: process.stderr, hideCursor: true },
+        {
+          format: `${accepted.type} [{bar}] {percentage}% | {state} | {duration_formatted}`,
+          stream: process.stderr,
+          hideCursor: true,
+        },
         cliProgress.Presets.shades_classic,
       )
     : null;
@@ -39,7 +43,10 @@ export async function waitForJob(
   try {
     for (;;) {
       const status = await client.request<JobStatus>('GET', `/v1/jobs/${encodeURIComponent(accepted.jobId)}`);
-      const progress = typeof status.progress === 'number' ? status.progress : Number((status.progress as { percent?: number })?.percent ?? 0);
+      const progress =
+        typeof status.progress === 'number'
+          ? status.progress
+          : Number((status.progress as { percent?: number })?.percent ?? 0);
       bar?.update(Math.max(0, Math.min(100, progress || 0)), { state: status.state });
       if (status.state === 'completed' || status.state === 'failed') {
         bar?.update(status.state === 'completed' ? 100 : progress || 0, { state: status.state });
@@ -48,11 +55,13 @@ export async function waitForJob(
       // A worker that went away while we wait: say so rather than wait forever.
       if (status.state === 'waiting' && Date.now() - lastWorkerCheck > 10_000) {
         lastWorkerCheck = Date.now();
-        const ready = await client.request<{ queues: Record<string, { workers: number }> }>('GET', '/ready').catch(
-          (error: { body?: { queues: Record<string, { workers: number }> } }) => error.body,
-        );
+        const ready = await client
+          .request<{ queues: Record<string, { workers: number }> }>('GET', '/ready')
+          .catch((error: { body?: { queues: Record<string, { workers: number }> } }) => error.body);
         if (ready?.queues?.[accepted.queue]?.workers === 0) {
-          throw new NoWorkerError(`no worker is listening on the ${accepted.queue} queue any more; job ${accepted.jobId} stays queued`);
+          throw new NoWorkerError(
+            `no worker is listening on the ${accepted.queue} queue any more; job ${accepted.jobId} stays queued`,
+          );
         }
       }
       await new Promise((r) => setTimeout(r, options.pollMs ?? 500));

@@ -1,6 +1,12 @@
 import { DatabaseWriter, WriterLock } from '@datasync/db';
+import {
+  checkRedisPolicy,
+  createLogger,
+  createRedis,
+  installShutdown,
+  loadConfigOrExit,
+} from '@datasync/runtime';
 import { QUEUES } from '@datasync/schemas';
-import { checkRedisPolicy, createLogger, createRedis, installShutdown, loadConfigOrExit } from '@datasync/runtime';
 import type { Worker } from 'bullmq';
 import { GroupCommitter } from './ingest/group-committer.js';
 import { createIngestProcessor } from './ingest/ingest-processor.js';
@@ -46,6 +52,6 @@ installShutdown(logger, [
   { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
   { name: 'group-commit', close: () => committer.drain() },
   { name: 'database', close: () => writer.close() },
-  { name: 'redis', close: () => [connection, lockRedis].forEach((r) => r.disconnect()) },
+  { name: 'redis', close: () => disconnectAll([connection, lockRedis]) },
 ]);
 logger.info({ queues: workers.map((w) => w.name), database: config.DATABASE_PATH }, 'sync-worker started');

@@ -73,9 +73,17 @@ export async function commitSalesBatches(
     fresh.push(batch);
   }
   if (fresh.length > 0) {
-    await appendStaging(conn, fresh);
-    await conn.run(MERGE[0]!);
-    await conn.run(MERGE[1]!, [now]);
+    const withIds = fresh.some((b) => b.sales.some((s) => s.id !== null));
+    if (withIds) {
+      // Upserts by (source, id): stage, then delete-and-insert set-based, the last occurrence winning.
+      await appendStaging(conn, fresh);
+      await conn.run(MERGE[0]!);
+      await conn.run(MERGE[1]!, [now]);
+    } else {
+      // Nothing to merge: append straight into the table (no constraints to trip the Appender).
+      await appendSales(conn, fresh, now);
+      await appendRejectsStaging(conn, fresh);
+    }
     await conn.run(MERGE[2]!, [now]);
     const ledger = await conn.createAppender('ingest_batches');
     for (const b of fresh) {
@@ -105,6 +113,32 @@ export async function commitSalesBatches(
   }));
 }
 
+async function appendSales(
+  conn: DuckDBConnection,
+  batches: readonly SalesBatch[],
+  now: string,
+): Promise<void> {
+  const sales = await conn.createAppender('sales');
+  for (const batch of batches) {
+    for (const s of batch.sales) {
+      sales.appendVarchar(batch.source);
+      sales.appendNull();
+      sales.appendVarchar(s.date);
+      sales.appendBigInt(BigInt(s.user_id));
+      sales.appendVarchar(s.product_name);
+      sales.appendInteger(s.quantity);
+      sales.appendVarchar(s.unit_price);
+      sales.appendVarchar(s.total_amount);
+      sales.appendVarchar(s.region);
+      sales.appendVarchar(batch.batchId);
+      sales.appendVarchar(now);
+      sales.endRow();
+    }
+  }
+  sales.flushSync();
+  sales.closeSync();
+}
+
 async function appendStaging(conn: DuckDBConnection, batches: readonly SalesBatch[]): Promise<void> {
   const sales = await conn.createAppender('staging_sales', 'main', 'temp');
   let seq = 0n;
@@ -127,6 +161,10 @@ async function appendStaging(conn: DuckDBConnection, batches: readonly SalesBatc
   }
   sales.flushSync();
   sales.closeSync();
+  await appendRejectsStaging(conn, batches);
+}
+
+async function appendRejectsStaging(conn: DuckDBConnection, batches: readonly SalesBatch[]): Promise<void> {
   const rejects = await conn.createAppender('staging_rejects', 'main', 'temp');
   for (const batch of batches) {
     for (const r of batch.rejects) {

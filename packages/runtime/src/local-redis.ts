@@ -20,6 +20,8 @@ export interface LocalRedisOptions {
   port?: number;
   appendfsync?: 'always' | 'everysec' | 'no';
   quiet?: boolean;
+  /** Logical databases (Redis default 16); the test suite gives each test file its own. */
+  databases?: number;
 }
 
 export function redisServerPath(): string | null {

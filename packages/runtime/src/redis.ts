@@ -61,3 +61,8 @@ export async function waitForRedis(redis: Redis, timeoutMs = 10_000): Promise<vo
     }
   }
 }
+
+/** Ends connections without waiting for pending replies (shutdown, after work has stopped). */
+export function disconnectAll(connections: Redis[]): void {
+  for (const connection of connections) connection.disconnect();
+}

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RecordError, Sale } from './sale.js';
+import { RecordError, StoredSale } from './sale.js';
 
 /**
  * Queues, job names and their payloads: the one module producers (api, scheduler) and consumers
@@ -56,7 +56,7 @@ export const IngestJobData = z.object({
   idempotencyKeyHash: z.string().nullable(),
   bodyHash: z.string(),
   received: z.number().int(),
-  sales: z.array(Sale),
+  sales: z.array(StoredSale),
   rejects: z.array(StoredReject),
 });
 export type IngestJobData = z.infer<typeof IngestJobData>;

@@ -52,8 +52,10 @@ export function parseApiKeysVariable(value: string): ApiKeyEntry[] {
       }
       const parsed = scopes.split('+').map((s) => ApiKeyScope.safeParse(s));
       const bad = parsed.find((p) => !p.success);
-      if (bad) throw new ConfigError(`API_KEYS entry ${i + 1} (${name}): scopes must be ingest and/or operator`);
-      if (secret.length < 16) throw new ConfigError(`API_KEYS entry ${i + 1} (${name}): secret must be 16 characters or more`);
+      if (bad)
+        throw new ConfigError(`API_KEYS entry ${i + 1} (${name}): scopes must be ingest and/or operator`);
+      if (secret.length < 16)
+        throw new ConfigError(`API_KEYS entry ${i + 1} (${name}): secret must be 16 characters or more`);
       return { name, scopes: parsed.map((p) => p.data!), sha256: hashApiKey(secret) };
     });
 }
@@ -85,21 +87,30 @@ export interface LoadedKeys {
  * generates an ingest and an operator key into the data folder (mode 0600) and returns their
  * secrets to be printed once; later starts load that file. In production, no keys is an error.
  */
-export function loadApiKeys(config: Pick<EnvConfig, 'API_KEYS' | 'API_KEYS_FILE' | 'NODE_ENV' | 'DATABASE_PATH'>): LoadedKeys {
+export function loadApiKeys(
+  config: Pick<EnvConfig, 'API_KEYS' | 'API_KEYS_FILE' | 'NODE_ENV' | 'DATABASE_PATH'>,
+): LoadedKeys {
   const entries: ApiKeyEntry[] = [];
   if (config.API_KEYS) entries.push(...parseApiKeysVariable(config.API_KEYS));
   if (config.API_KEYS_FILE) entries.push(...readApiKeysFile(config.API_KEYS_FILE));
   if (entries.length > 0) return { store: new ApiKeyStore(entries.map(toKey)), generated: [] };
   if (config.NODE_ENV === 'production') {
-    throw new ConfigError('no API keys: set API_KEYS or API_KEYS_FILE (create one with `datasync keys create NAME --scope ingest`)');
+    throw new ConfigError(
+      'no API keys: set API_KEYS or API_KEYS_FILE (create one with `datasync keys create NAME --scope ingest`)',
+    );
   }
   const file = join(dirname(config.DATABASE_PATH), 'api-keys.json');
-  if (existsSync(file)) return { store: new ApiKeyStore(readApiKeysFile(file).map(toKey)), generated: [], generatedFile: file };
+  if (existsSync(file))
+    return { store: new ApiKeyStore(readApiKeysFile(file).map(toKey)), generated: [], generatedFile: file };
   const generated = [
     { name: 'local-ingest', scopes: ['ingest'] as ApiKeyScope[], secret: newApiKeySecret() },
     { name: 'local-operator', scopes: ['operator'] as ApiKeyScope[], secret: newApiKeySecret() },
   ];
-  const stored: ApiKeyEntry[] = generated.map((g) => ({ name: g.name, scopes: g.scopes, sha256: hashApiKey(g.secret) }));
+  const stored: ApiKeyEntry[] = generated.map((g) => ({
+    name: g.name,
+    scopes: g.scopes,
+    sha256: hashApiKey(g.secret),
+  }));
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, `${JSON.stringify(stored, null, 2)}\n`, { mode: 0o600 });
   chmodSync(file, 0o600);

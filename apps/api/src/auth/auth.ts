@@ -24,7 +24,11 @@ function presentedKey(request: FastifyRequest): { secret: string | null; basic: 
 }
 
 /** An onRequest hook: 401 without a valid key, 403 without the scope. */
-export function requireScope(store: ApiKeyStore, scope: ApiKeyScope, options: { basicChallenge?: boolean } = {}) {
+export function requireScope(
+  store: ApiKeyStore,
+  scope: ApiKeyScope,
+  options: { basicChallenge?: boolean } = {},
+) {
   return async (request: FastifyRequest, _reply: FastifyReply) => {
     const { secret, basic } = presentedKey(request);
     if (!secret) {

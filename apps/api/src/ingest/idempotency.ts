@@ -62,14 +62,24 @@ export class IdempotencyStore {
   }
 
   async begin(source: string, idempotencyKey: string | null, bodyHash: string): Promise<IdempotencyOutcome> {
-    const scope = idempotencyKey === null ? `body:${bodyHash}` : `key:${IdempotencyStore.keyHash(idempotencyKey)}`;
+    const scope =
+      idempotencyKey === null ? `body:${bodyHash}` : `key:${IdempotencyStore.keyHash(idempotencyKey)}`;
     const recordKey = `${this.prefix}:${sha256(source)}:${scope}`;
     for (let attempt = 0; attempt < 5; attempt++) {
-      const fresh: IdempotencyRecord = { batchId: `b_${randomUUID()}`, bodyHash, state: 'in-flight', startedAt: Date.now() };
+      const fresh: IdempotencyRecord = {
+        batchId: `b_${randomUUID()}`,
+        bodyHash,
+        state: 'in-flight',
+        startedAt: Date.now(),
+      };
       const freshText = JSON.stringify(fresh);
-      const existing = (await this.options.redis.eval(CREATE_OR_GET, 1, recordKey, freshText, this.options.ttlSeconds)) as
-        | string
-        | null;
+      const existing = (await this.options.redis.eval(
+        CREATE_OR_GET,
+        1,
+        recordKey,
+        freshText,
+        this.options.ttlSeconds,
+      )) as string | null;
       if (existing === null) return { kind: 'new', batchId: fresh.batchId, recordKey, record: freshText };
       const record = JSON.parse(existing) as IdempotencyRecord;
       if (record.bodyHash !== bodyHash) {
@@ -85,23 +95,43 @@ export class IdempotencyStore {
       }
       // The first request's process died mid-way: take the record over, keeping its batch id.
       const takeover = JSON.stringify({ ...record, startedAt: Date.now() });
-      const swapped = (await this.options.redis.eval(COMPARE_AND_SET, 1, recordKey, existing, takeover)) as number;
+      const swapped = (await this.options.redis.eval(
+        COMPARE_AND_SET,
+        1,
+        recordKey,
+        existing,
+        takeover,
+      )) as number;
       if (swapped === 1) return { kind: 'new', batchId: record.batchId, recordKey, record: takeover };
     }
     throw conflict('a request with this Idempotency-Key is being processed concurrently', 1);
   }
 
   /** Stores the receipt as the answer every retry gets, keeping the record's TTL. */
-  async complete(outcome: Extract<IdempotencyOutcome, { kind: 'new' }>, receipt: BatchReceipt): Promise<void> {
+  async complete(
+    outcome: Extract<IdempotencyOutcome, { kind: 'new' }>,
+    receipt: BatchReceipt,
+  ): Promise<void> {
     const record = JSON.parse(outcome.record) as IdempotencyRecord;
     const done: IdempotencyRecord = { ...record, state: 'done', receipt };
-    await this.options.redis.eval(COMPARE_AND_SET, 1, outcome.recordKey, outcome.record, JSON.stringify(done));
+    await this.options.redis.eval(
+      COMPARE_AND_SET,
+      1,
+      outcome.recordKey,
+      outcome.record,
+      JSON.stringify(done),
+    );
   }
 
   /** The request failed before its batch was enqueued: let a retry start afresh. */
   async abandon(outcome: Extract<IdempotencyOutcome, { kind: 'new' }>): Promise<void> {
     await this.options.redis
-      .eval(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`, 1, outcome.recordKey, outcome.record)
+      .eval(
+        `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+        1,
+        outcome.recordKey,
+        outcome.record,
+      )
       .catch(() => undefined);
   }
 }

@@ -20,7 +20,8 @@ export function sha256(data: Buffer | string): string {
 export function parseBatchBody(body: Buffer, kind: 'json' | 'ndjson', maxRecords: number): ParsedBatch {
   const bodyHash = sha256(body);
   const text = body.toString('utf8');
-  if (text.trim() === '') throw badRequest('body is empty: send a JSON array of sales, {"records": [...]}, or NDJSON');
+  if (text.trim() === '')
+    throw badRequest('body is empty: send a JSON array of sales, {"records": [...]}, or NDJSON');
   let records: unknown[];
   const unparsable: ParsedBatch['unparsable'] = [];
   if (kind === 'json') {
@@ -31,7 +32,11 @@ export function parseBatchBody(body: Buffer, kind: 'json' | 'ndjson', maxRecords
       throw badRequest(`body is not valid JSON: ${(error as Error).message}`);
     }
     if (Array.isArray(parsed)) records = parsed;
-    else if (parsed && typeof parsed === 'object' && Array.isArray((parsed as { records?: unknown }).records)) {
+    else if (
+      parsed &&
+      typeof parsed === 'object' &&
+      Array.isArray((parsed as { records?: unknown }).records)
+    ) {
       records = (parsed as { records: unknown[] }).records;
     } else {
       throw badRequest('body must be a JSON array of sales or an object {"records": [...]}');
@@ -45,14 +50,20 @@ export function parseBatchBody(body: Buffer, kind: 'json' | 'ndjson', maxRecords
       try {
         records.push(JSON.parse(trimmed));
       } catch (error) {
-        unparsable.push({ index: records.length, raw: trimmed, message: `line is not valid JSON: ${(error as Error).message}` });
+        unparsable.push({
+          index: records.length,
+          raw: trimmed,
+          message: `line is not valid JSON: ${(error as Error).message}`,
+        });
         records.push(undefined);
       }
     }
   }
   if (records.length === 0) throw badRequest('the batch has no records');
   if (records.length > maxRecords) {
-    throw payloadTooLarge(`the batch has ${records.length} records; the limit is ${maxRecords} (MAX_BATCH_RECORDS)`);
+    throw payloadTooLarge(
+      `the batch has ${records.length} records; the limit is ${maxRecords} (MAX_BATCH_RECORDS)`,
+    );
   }
   return { records, unparsable, bodyHash };
 }

@@ -4,6 +4,8 @@ import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
 import { requireScope } from '../auth/auth.js';
 import type { ApiDeps } from '../deps.js';
+import { HttpProblem } from '../errors.js';
+import { sendProblem } from './problems.js';
 
 const BASE_PATH = '/admin/queues';
 
@@ -16,10 +18,17 @@ export async function registerBullBoard(app: FastifyInstance, deps: ApiDeps) {
     serverAdapter,
     options: { uiConfig: { boardTitle: 'datasync' } },
   });
-  await app.register(
-    async (scope) => {
-      scope.addHook('onRequest', requireScope(deps.keys, 'operator', { basicChallenge: true }));
-      await scope.register(serverAdapter.registerPlugin(), { prefix: BASE_PATH });
-    },
-  );
+  await app.register(async (scope) => {
+    // Bull Board's plugin installs its own error handler, so answer auth problems here.
+    const check = requireScope(deps.keys, 'operator', { basicChallenge: true });
+    scope.addHook('onRequest', async (request, reply) => {
+      try {
+        await check(request, reply);
+      } catch (error) {
+        if (error instanceof HttpProblem) return sendProblem(reply, request, error);
+        throw error;
+      }
+    });
+    await scope.register(serverAdapter.registerPlugin(), { prefix: BASE_PATH });
+  });
 }

@@ -1,8 +1,27 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { HttpProblem, isRedisUnavailable } from '../errors.js';
 
 const PROBLEM_TYPE = 'https://datasync.dev/problems/';
+
+/** Writes a problem+json answer; for scopes whose own error handler would hide ours. */
+export function sendProblem(reply: FastifyReply, request: FastifyRequest, problem: HttpProblem) {
+  const { status, title, detail, extra } = problem;
+  if (extra.retryAfterSeconds !== undefined) reply.header('retry-after', String(extra.retryAfterSeconds));
+  for (const [name, value] of Object.entries(extra.headers ?? {})) reply.header(name, value);
+  const slug = extra.type ?? title.toLowerCase().replaceAll(' ', '-');
+  return reply
+    .status(status)
+    .type('application/problem+json')
+    .send({
+      type: `${PROBLEM_TYPE}${slug}`,
+      title,
+      status,
+      detail,
+      instance: request.url,
+      ...(extra.errors ? { errors: extra.errors } : {}),
+    });
+}
 
 /**
  * Every error leaves as application/problem+json (RFC 9457). Our HttpProblem carries its status;
@@ -23,7 +42,11 @@ export function installProblemHandler(app: FastifyInstance) {
         })),
       });
     } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      problem = new HttpProblem(413, 'Payload Too Large', `body is larger than the limit of ${app.initialConfig.bodyLimit} bytes`);
+      problem = new HttpProblem(
+        413,
+        'Payload Too Large',
+        `body is larger than the limit of ${app.initialConfig.bodyLimit} bytes`,
+      );
     } else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
       problem = new HttpProblem(415, 'Unsupported Media Type', error.message);
     } else if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
@@ -32,30 +55,25 @@ export function installProblemHandler(app: FastifyInstance) {
       problem = new HttpProblem(400, 'Bad Request', `body is not valid JSON: ${error.message}`);
     } else if (isRedisUnavailable(error)) {
       request.log.warn({ err: error.message }, 'Redis unavailable');
-      problem = new HttpProblem(503, 'Service Unavailable', 'the queue (Redis) is unavailable; retry shortly', {
-        retryAfterSeconds: 5,
-      });
+      problem = new HttpProblem(
+        503,
+        'Service Unavailable',
+        'the queue (Redis) is unavailable; retry shortly',
+        {
+          retryAfterSeconds: 5,
+        },
+      );
     } else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
       problem = new HttpProblem(error.statusCode, 'Bad Request', error.message);
     } else {
       request.log.error({ err: error }, 'unhandled error');
-      problem = new HttpProblem(500, 'Internal Server Error', `unexpected error (request ${request.id}); see the api log`);
+      problem = new HttpProblem(
+        500,
+        'Internal Server Error',
+        `unexpected error (request ${request.id}); see the api log`,
+      );
     }
-    const { status, title, detail, extra } = problem;
-    if (extra.retryAfterSeconds !== undefined) reply.header('retry-after', String(extra.retryAfterSeconds));
-    for (const [name, value] of Object.entries(extra.headers ?? {})) reply.header(name, value);
-    const slug = extra.type ?? title.toLowerCase().replaceAll(' ', '-');
-    return reply
-      .status(status)
-      .type('application/problem+json')
-      .send({
-        type: `${PROBLEM_TYPE}${slug}`,
-        title,
-        status,
-        detail,
-        instance: request.url,
-        ...(extra.errors ? { errors: extra.errors } : {}),
-      });
+    return sendProblem(reply, request, problem);
   });
 
   app.setNotFoundHandler((request, reply) => {

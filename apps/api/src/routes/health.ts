@@ -29,7 +29,12 @@ export const healthRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =>
         body.redis = 'down';
       }
       for (const name of ALL_QUEUES) {
-        const workers = body.redis === 'ok' ? await queueOf(deps, name).getWorkersCount().catch(() => 0) : 0;
+        const workers =
+          body.redis === 'ok'
+            ? await queueOf(deps, name)
+                .getWorkersCount()
+                .catch(() => 0)
+            : 0;
         body.queues[name] = { workers, ok: workers > 0 };
       }
       if (body.redis === 'down' || Object.values(body.queues).some((q) => !q.ok)) {

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import {
   JobAccepted,
   JobStatus,
@@ -10,14 +11,13 @@ import {
 } from '@datasync/schemas';
 import type { Job, Queue } from 'bullmq';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { requireScope } from '../auth/auth.js';
 import { type ApiDeps, queueOf } from '../deps.js';
 import { badRequest, notFound } from '../errors.js';
 import { saveUpload } from '../ingest/upload.js';
 
-const UPLOAD_TYPES = ['text/csv', 'application/csv', 'application/octet-stream', 'text/plain'];
+export const UPLOAD_TYPES = ['text/csv', 'application/csv', 'application/octet-stream', 'text/plain'];
 
 /** Enqueues an operator job; shared by `POST /v1/jobs/:type` and `POST /v1/sales/imports`. */
 export async function enqueueOperatorJob(deps: ApiDeps, type: OperatorJobType, payload: unknown) {
@@ -77,7 +77,11 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
         security: [{ bearer: [] }],
         params: z.object({ type: z.enum(OPERATOR_JOB_TYPES as [OperatorJobType]) }),
         querystring: z.object({ updateExisting: z.string().optional(), force: z.string().optional() }),
-        response: { 202: JobAccepted.extend({ queue: z.string(), workers: z.number().int() }), 400: Problem, 404: Problem },
+        response: {
+          202: JobAccepted.extend({ queue: z.string(), workers: z.number().int() }),
+          400: Problem,
+          404: Problem,
+        },
       },
     },
     async (request, reply) => {
@@ -87,15 +91,21 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
       if (UPLOAD_TYPES.includes(contentType)) {
         const saved = await saveUpload(request.body as Readable, deps.config.IMPORT_DIR);
         const flag = (v: string | undefined) => v === 'true' || v === '1';
-        if (type === 'user-import') input = { file: saved.path, updateExisting: flag(request.query.updateExisting) };
-        else if (type === 'sales-sync') input = { source: 'csv', file: saved.path, force: flag(request.query.force) };
+        if (type === 'user-import')
+          input = { file: saved.path, updateExisting: flag(request.query.updateExisting) };
+        else if (type === 'sales-sync')
+          input = { source: 'csv', file: saved.path, force: flag(request.query.force) };
         else throw badRequest(`job type ${type} takes a JSON body, not a file`);
       }
       const parsed = OPERATOR_JOB_PAYLOADS[type].safeParse(input);
       if (!parsed.success) {
         throw badRequest(
           `invalid options for ${type}`,
-          parsed.error.issues.map((issue, index) => ({ index, path: issue.path.join('.'), message: issue.message })),
+          parsed.error.issues.map((issue, index) => ({
+            index,
+            path: issue.path.join('.'),
+            message: issue.message,
+          })),
         );
       }
       const accepted = await enqueueOperatorJob(deps, type, parsed.data);
@@ -118,7 +128,8 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
     },
     async (request) => {
       const found = await findJob(deps, request.params.id);
-      if (!found) throw notFound(`no job ${request.params.id} (finished jobs are kept 7 days, failed ones 30)`);
+      if (!found)
+        throw notFound(`no job ${request.params.id} (finished jobs are kept 7 days, failed ones 30)`);
       return jobStatus(found.job, found.queue);
     },
   );

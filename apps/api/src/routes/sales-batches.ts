@@ -14,7 +14,7 @@ import {
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { requireScope } from '../auth/auth.js';
 import { type ApiDeps, queueOf } from '../deps.js';
-import { HttpProblem, badRequest, gatewayTimeout, tooManyRequests } from '../errors.js';
+import { badRequest, gatewayTimeout, HttpProblem, tooManyRequests } from '../errors.js';
 import { IdempotencyStore } from '../ingest/idempotency.js';
 import { parseBatchBody } from '../ingest/parse-body.js';
 
@@ -53,7 +53,15 @@ export const salesBatchesRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, de
         security: [{ bearer: [] }],
         querystring: BatchQuery,
         body: SalesBatchBody,
-        response: { 200: BatchReceipt, 202: BatchReceipt, 400: Problem, 409: Problem, 413: Problem, 422: Problem, 429: Problem, 503: Problem },
+        response: {
+          202: BatchReceipt,
+          400: Problem,
+          409: Problem,
+          413: Problem,
+          422: Problem,
+          429: Problem,
+          503: Problem,
+        },
       },
     },
     async (request, reply) => {
@@ -75,14 +83,21 @@ export const salesBatchesRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, de
       try {
         const waiting = await backlog();
         if (waiting >= config.MAX_INGEST_BACKLOG) {
-          throw tooManyRequests(`the ingest backlog is ${waiting} batches (limit ${config.MAX_INGEST_BACKLOG}); retry later`, 5);
+          throw tooManyRequests(
+            `the ingest backlog is ${waiting} batches (limit ${config.MAX_INGEST_BACKLOG}); retry later`,
+            5,
+          );
         }
         const { accepted, rejected } = validateSales(parsed.records);
         const unparsable = new Map(parsed.unparsable.map((u) => [u.index, u]));
         const rejects: StoredReject[] = rejected.map((r) => {
           const line = unparsable.get(r.index);
           return line
-            ? { index: r.index, raw: line.raw, reasons: [{ index: r.index, path: '', message: line.message }] }
+            ? {
+                index: r.index,
+                raw: line.raw,
+                reasons: [{ index: r.index, path: '', message: line.message }],
+              }
             : { index: r.index, raw: JSON.stringify(r.raw), reasons: r.reasons };
         });
         const errors: RecordError[] = rejects.flatMap((r) => r.reasons);
@@ -114,10 +129,13 @@ export const salesBatchesRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, de
       if (!request.query.wait) return reply.status(202).send(receipt);
 
       const job = await queue.getJob(receipt.jobId);
-      if (!job) return reply.status(200).send({ ...receipt, committed: true });
+      if (!job) return reply.status(202).send({ ...receipt, committed: true });
       try {
-        const result = (await job.waitUntilFinished(deps.queueEvents(QUEUES.ingest), config.WAIT_TIMEOUT_MS)) as IngestJobResult;
-        return reply.status(200).send({ ...receipt, committed: true, duplicate: result.duplicate });
+        const result = (await job.waitUntilFinished(
+          deps.queueEvents(QUEUES.ingest),
+          config.WAIT_TIMEOUT_MS,
+        )) as IngestJobResult;
+        return reply.status(202).send({ ...receipt, committed: true, duplicate: result.duplicate });
       } catch (error) {
         const message = (error as Error).message;
         if (/timed out/i.test(message)) {

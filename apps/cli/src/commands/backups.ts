@@ -1,4 +1,4 @@
-import { type Command, UsageError, parse, print, runJob } from '../command.js';
+import { type Command, parse, print, runJob, UsageError } from '../command.js';
 import { printTable } from '../output.js';
 
 export const backupCommand: Command = {
@@ -13,7 +13,10 @@ export const backupsCommand: Command = {
   usage: 'datasync backups [--json]',
   summary: 'list backups with size, checksum, verification and location',
   async run(ctx) {
-    const list = await ctx.client.request<{ backups: Record<string, unknown>[] } | Record<string, unknown>[]>('GET', '/v1/backups');
+    const list = await ctx.client.request<{ backups: Record<string, unknown>[] } | Record<string, unknown>[]>(
+      'GET',
+      '/v1/backups',
+    );
     const rows = Array.isArray(list) ? list : list.backups;
     print(ctx.json, list, () => printTable(rows));
     return 0;
@@ -27,7 +30,8 @@ export const cleanupBackupsCommand: Command = {
   async run(ctx) {
     const { values } = parse(ctx.argv, { days: { type: 'string' } });
     const days = values.days === undefined ? undefined : Number(values.days);
-    if (days !== undefined && (!Number.isInteger(days) || days < 1)) throw new UsageError('--days must be a whole number of 1 or more');
+    if (days !== undefined && (!Number.isInteger(days) || days < 1))
+      throw new UsageError('--days must be a whole number of 1 or more');
     return runJob(ctx, { path: '/v1/jobs/backup-cleanup', json: days === undefined ? {} : { days } });
   },
 };
@@ -49,6 +53,9 @@ export const verifyBackupCommand: Command = {
   summary: 'check a backup (default: the newest) by restoring it to a scratch file and comparing counts',
   async run(ctx) {
     const { positionals } = parse(ctx.argv, {});
-    return runJob(ctx, { path: '/v1/jobs/verify-backup', json: positionals[0] ? { name: positionals[0] } : {} });
+    return runJob(ctx, {
+      path: '/v1/jobs/verify-backup',
+      json: positionals[0] ? { name: positionals[0] } : {},
+    });
   },
 };

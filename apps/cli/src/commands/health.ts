@@ -19,7 +19,8 @@ export const healthCheckCommand: Command = {
       { path: '/v1/jobs/health-check', json: {} },
       (result) => {
         const r = result as HealthResult;
-        if (r?.checks) printTable(r.checks as unknown as Record<string, unknown>[], ['name', 'status', 'detail']);
+        if (r?.checks)
+          printTable(r.checks as unknown as Record<string, unknown>[], ['name', 'status', 'detail']);
         else printKeyValues((result ?? {}) as Record<string, unknown>);
         process.stdout.write(`overall: ${r?.status ?? 'unknown'}\n`);
       },

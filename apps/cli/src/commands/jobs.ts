@@ -1,5 +1,5 @@
 import type { JobStatus } from '@datasync/schemas';
-import { type Command, UsageError, parse, print } from '../command.js';
+import { type Command, parse, print, UsageError } from '../command.js';
 import { printKeyValues } from '../output.js';
 
 export const jobsCommand: Command = {

@@ -1,4 +1,4 @@
-import { type Command, UsageError, parse, runJob } from '../command.js';
+import { type Command, parse, runJob, UsageError } from '../command.js';
 import { printKeyValues } from '../output.js';
 
 /** The old `sync-sales --csv FILE` and `sync-sales --api URL --days N`. */
@@ -14,15 +14,20 @@ export const syncSalesCommand: Command = {
       force: { type: 'boolean' },
     });
     const summarize = (result: unknown) => printKeyValues((result ?? {}) as Record<string, unknown>);
-    if (values.csv) {
+    if (typeof values.csv === 'string') {
       const force = values.force ? '?force=true' : '';
       return runJob(ctx, { path: `/v1/sales/imports${force}`, file: values.csv }, summarize);
     }
     if (values.api) {
       const days = values.days === undefined ? 1 : Number(values.days);
-      if (!Number.isInteger(days) || days < 1) throw new UsageError('--days must be a whole number of 1 or more');
+      if (!Number.isInteger(days) || days < 1)
+        throw new UsageError('--days must be a whole number of 1 or more');
       const url = positionals[0];
-      return runJob(ctx, { path: '/v1/jobs/sales-sync', json: { source: 'api', days, ...(url ? { url } : {}) } }, summarize);
+      return runJob(
+        ctx,
+        { path: '/v1/jobs/sales-sync', json: { source: 'api', days, ...(url ? { url } : {}) } },
+        summarize,
+      );
     }
     throw new UsageError('sync-sales needs --csv FILE or --api [URL]');
   },

@@ -1,4 +1,4 @@
-import { type Command, UsageError, parse, runJob } from '../command.js';
+import { type Command, parse, runJob, UsageError } from '../command.js';
 import { printKeyValues } from '../output.js';
 
 /** The old `import-users FILE`: username,email,role,initial_password. */

@@ -1,4 +1,10 @@
-import { type DatabaseWriter, DatabaseFatalError, LockLostError, type SalesBatch, commitSalesBatches } from '@datasync/db';
+import {
+  commitSalesBatches,
+  DatabaseFatalError,
+  type DatabaseWriter,
+  LockLostError,
+  type SalesBatch,
+} from '@datasync/db';
 import type { IngestJobResult } from '@datasync/schemas';
 import type { Logger } from 'pino';
 
@@ -93,14 +99,20 @@ export class GroupCommitter {
       const rows = results.reduce((n, r) => n + r.stored, 0);
       const rejected = results.reduce((n, r) => n + (r.duplicate ? 0 : r.rejected), 0);
       this.options.onCommitted?.({ batches: group.length, rows, rejected, ms });
-      this.options.logger.debug({ batches: group.length, rows, rejected, ms: Math.round(ms) }, 'group committed');
-      group.forEach((p, i) => p.resolve(results[i]!));
+      this.options.logger.debug(
+        { batches: group.length, rows, rejected, ms: Math.round(ms) },
+        'group committed',
+      );
+      for (const [i, p] of group.entries()) p.resolve(results[i]!);
     } catch (error) {
       if (group.length === 1 || error instanceof LockLostError || error instanceof DatabaseFatalError) {
         for (const p of group) p.reject(error);
         return;
       }
-      this.options.logger.warn({ err: (error as Error).message, batches: group.length }, 'group commit failed; committing its batches one by one');
+      this.options.logger.warn(
+        { err: (error as Error).message, batches: group.length },
+        'group commit failed; committing its batches one by one',
+      );
       for (const p of group) await this.commit([p]);
     }
   }

@@ -1,5 +1,5 @@
-import type { EnvConfig, QueueName } from '@datasync/schemas';
 import { QUEUE_PREFIX } from '@datasync/runtime';
+import type { EnvConfig, QueueName } from '@datasync/schemas';
 import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -24,7 +24,10 @@ export function startWorker(
       const started = performance.now();
       log[level]({ jobId: job.id, job: job.name, attempt: job.attemptsMade + 1 }, 'job started');
       const result = await processor(job);
-      log[level]({ jobId: job.id, job: job.name, ms: Math.round(performance.now() - started) }, 'job finished');
+      log[level](
+        { jobId: job.id, job: job.name, ms: Math.round(performance.now() - started) },
+        'job finished',
+      );
       return result;
     },
     {

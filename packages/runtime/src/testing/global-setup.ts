@@ -12,7 +12,7 @@ import './index.js';
  */
 export default async function setup(project: TestProject) {
   const dir = mkdtempSync(join(tmpdir(), 'datasync-test-redis-'));
-  const redis = await startLocalRedis({ dir, appendfsync: 'everysec' });
+  const redis = await startLocalRedis({ dir, appendfsync: 'everysec', databases: 1000 });
   project.provide('redisUrl', redis.url);
   return async () => {
     await redis.stop();

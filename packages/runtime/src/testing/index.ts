@@ -11,6 +11,25 @@ declare module 'vitest' {
   }
 }
 
+/**
+ * A Redis logical database of its own for one test (file): the suite's tests share one
+ * redis-server, and BullMQ queue names are fixed, so each test isolates itself by database.
+ */
+export async function isolatedRedisUrl(baseUrl: string): Promise<string> {
+  const { Redis } = await import('ioredis');
+  const admin = new Redis(baseUrl, { maxRetriesPerRequest: 1 });
+  try {
+    const n = await admin.incr('datasync-test:next-db');
+    const url = `${baseUrl}/${(n % 999) + 1}`;
+    const db = new Redis(url, { maxRetriesPerRequest: 1 });
+    await db.flushdb();
+    db.disconnect();
+    return url;
+  } finally {
+    admin.disconnect();
+  }
+}
+
 /** A temp folder removed by the returned cleanup. */
 export function tempDir(prefix = 'datasync-'): { path: string; cleanup: () => void } {
   const path = mkdtempSync(join(tmpdir(), prefix));

@@ -1,0 +1,57 @@
+import { join } from 'node:path';
+import { isolatedRedisUrl, tempDir } from '@datasync/runtime/testing';
+import { parseEnvConfig } from '@datasync/schemas';
+import { inject } from 'vitest';
+import { buildApp, createApiDeps, loadApiKeys } from '../src/index.js';
+
+export const INGEST_KEY = 'ingest-secret-0123456789';
+export const OPERATOR_KEY = 'operator-secret-0123456789';
+export const BOTH_KEY = 'both-secret-0123456789abc';
+
+export const auth = (key: string) => ({ authorization: `Bearer ${key}` });
+
+/** The api built in-process on its own Redis database and temp folders. */
+export async function makeApi(env: Record<string, string> = {}) {
+  const redisUrl = await isolatedRedisUrl(inject('redisUrl'));
+  const dir = tempDir('datasync-api-');
+  const config = parseEnvConfig({
+    REDIS_URL: redisUrl,
+    DATABASE_PATH: join(dir.path, 'data', 'db.duckdb'),
+    IMPORT_DIR: join(dir.path, 'imports'),
+    BACKUP_DIR: join(dir.path, 'backups'),
+    API_KEYS: `shop:ingest:${INGEST_KEY},ops:operator:${OPERATOR_KEY},both:ingest+operator:${BOTH_KEY}`,
+    LOG_LEVEL: 'silent',
+    ...env,
+  });
+  const { deps, close } = createApiDeps(config, loadApiKeys(config).store);
+  const app = await buildApp(deps);
+  return {
+    app,
+    deps,
+    config,
+    redisUrl,
+    dir: dir.path,
+    close: async () => {
+      await app.close();
+      await close();
+      dir.cleanup();
+    },
+  };
+}
+
+export function sale(i: number, overrides: Record<string, unknown> = {}) {
+  const quantity = (i % 5) + 1;
+  const cents = 1000 + (i % 997);
+  return {
+    date: '2026-01-15',
+    user_id: (i % 100) + 1,
+    product_name: `Product ${i % 50}`,
+    quantity,
+    unit_price: (cents / 100).toFixed(2),
+    total_amount: ((cents * quantity) / 100).toFixed(2),
+    region: ['EU', 'NA', 'APAC'][i % 3],
+    ...overrides,
+  };
+}
+
+export const sales = (n: number, start = 0) => Array.from({ length: n }, (_, k) => sale(start + k));

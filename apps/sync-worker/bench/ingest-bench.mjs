@@ -1,0 +1,273 @@
+// End-to-end ingest benchmark: HTTP -> queue -> committed in DuckDB, 1,000-row batches from
+// several concurrent clients, against the real api and sync-worker processes (built dist) and a
+// redis-server of its own (appendfsync always, as the stack runs it). In the same run: the raw
+// DuckDB Appender rate for the same rows, the ratio, and receipt latency p50/p99 at half the peak.
+//
+//   node apps/sync-worker/bench/ingest-bench.mjs            (BENCH_SECONDS=20 BENCH_CLIENTS=8)
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MIGRATIONS } from '@datasync/db';
+import { freePort, startLocalRedis } from '@datasync/runtime';
+import { DuckDBInstance } from '@duckdb/node-api';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, '..', '..', '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
+const ROWS = 1000;
+
+function sales(n, offset) {
+  const out = [];
+  for (let i = 0; i < n; i++) {
+    const k = offset + i;
+    const q = (k % 5) + 1;
+    const cents = 1000 + (k % 997);
+    out.push({
+      date: '2026-01-15',
+      user_id: (k % 1000) + 1,
+      product_name: `Product ${k % 50}`,
+      quantity: q,
+      unit_price: (cents / 100).toFixed(2),
+      total_amount: ((cents * q) / 100).toFixed(2),
+      region: ['EU', 'NA', 'APAC'][k % 3],
+    });
+  }
+  return out;
+}
+
+const percentile = (sorted, p) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+
+async function rawAppenderRate(dir, rows) {
+  const instance = await DuckDBInstance.create(join(dir, 'raw.duckdb'));
+  const conn = await instance.connect();
+  for (const m of MIGRATIONS) await conn.run(m.sql);
+  const total = 200_000;
+  const started = performance.now();
+  await conn.run('BEGIN');
+  const appender = await conn.createAppender('sales');
+  const now = new Date().toISOString();
+  for (let i = 0; i < total; i++) {
+    const s = rows[i % rows.length];
+    appender.appendVarchar('raw');
+    appender.appendNull();
+    appender.appendVarchar(s.date);
+    appender.appendBigInt(BigInt(s.user_id));
+    appender.appendVarchar(s.product_name);
+    appender.appendInteger(s.quantity);
+    appender.appendVarchar(s.unit_price);
+    appender.appendVarchar(s.total_amount);
+    appender.appendVarchar(s.region);
+    appender.appendVarchar('raw-batch');
+    appender.appendVarchar(now);
+    appender.endRow();
+  }
+  appender.flushSync();
+  appender.closeSync();
+  await conn.run('COMMIT');
+  const seconds = (performance.now() - started) / 1000;
+  conn.disconnectSync();
+  instance.closeSync();
+  return total / seconds;
+}
+
+function post(agent, port, key, body, idem) {
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const req = http.request(
+      {
+        agent,
+        port,
+        host: '127.0.0.1',
+        method: 'POST',
+        path: '/v1/sales/batches',
+        headers: {
+          'content-type': 'application/json',
+          authorization: `Bearer ${key}`,
+          'idempotency-key': idem,
+          'content-length': body.length,
+        },
+      },
+      (res) => {
+        res.resume();
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode,
+            ms: performance.now() - started,
+            retryAfter: Number(res.headers['retry-after'] ?? 0),
+          }),
+        );
+      },
+    );
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function load({ port, key, seconds, clients, ratePerSecond }) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: clients });
+  const body = Buffer.from(JSON.stringify(sales(ROWS, 0)));
+  const latencies = [];
+  let accepted = 0;
+  let throttled = 0;
+  let seq = 0;
+  const deadline = Date.now() + seconds * 1000;
+  const interval = ratePerSecond ? (1000 * clients) / ratePerSecond : 0;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, c) => {
+      let next = Date.now() + (interval * c) / clients;
+      while (Date.now() < deadline) {
+        if (interval) {
+          const wait = next - Date.now();
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+          next += interval;
+        }
+        const r = await post(agent, port, key, body, `bench-${process.pid}-${seq++}`);
+        if (r.status === 202) {
+          accepted++;
+          latencies.push(r.ms);
+        } else if (r.status === 429) {
+          throttled++;
+          await new Promise((res) => setTimeout(res, 50));
+        } else throw new Error(`unexpected status ${r.status}`);
+      }
+    }),
+  );
+  agent.destroy();
+  latencies.sort((a, b) => a - b);
+  return { accepted, throttled, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+/** CPU seconds (user + system) a child has used so far, from /proc. */
+function cpuSeconds(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function startProcess(script, env) {
+  const child = spawn(process.execPath, [script], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  return { child, output: () => out };
+}
+
+async function waitFor(fn, ms = 60_000) {
+  const start = Date.now();
+  while (Date.now() - start < ms) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('timed out');
+}
+
+async function countRows(dbPath) {
+  const instance = await DuckDBInstance.create(dbPath);
+  const conn = await instance.connect();
+  const r = (
+    await conn.runAndReadAll('SELECT count(*)::BIGINT n, max(ingested_at)::VARCHAR AS last_at FROM sales')
+  ).getRowObjects()[0];
+  conn.disconnectSync();
+  instance.closeSync();
+  return { rows: Number(r.n) };
+}
+
+async function e2e(dir, phase) {
+  const redis = await startLocalRedis({ dir: join(dir, `redis-${phase.name}`), appendfsync: 'always' });
+  const port = await freePort();
+  const key = 'bench-ingest-key-0123456789';
+  const env = {
+    REDIS_URL: redis.url,
+    PORT: String(port),
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'warn',
+    DATABASE_PATH: join(dir, `${phase.name}.duckdb`),
+    IMPORT_DIR: join(dir, 'imports'),
+    API_KEYS: `bench:ingest+operator:${key}`,
+    MAX_INGEST_BACKLOG: '100000',
+    WRITER_LOCK_IDLE_RELEASE_MS: '0',
+  };
+  const api = startProcess(join(root, 'apps/api/dist/main.js'), env);
+  const worker = startProcess(join(root, 'apps/sync-worker/dist/main.js'), env);
+  const { Queue } = await import('bullmq');
+  const queue = new Queue('ingest', { connection: { url: redis.url }, prefix: 'datasync' });
+  await waitFor(async () => /datasync api:/.test(api.output()));
+  await waitFor(async () => (await queue.getWorkersCount()) > 0);
+  const started = performance.now();
+  const result = await load({
+    port,
+    key,
+    seconds: phase.seconds,
+    clients: CLIENTS,
+    ratePerSecond: phase.rate,
+  });
+  const loadSeconds = (performance.now() - started) / 1000;
+  await waitFor(async () => {
+    const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'failed', 'completed');
+    return c.waiting + c.active + c.delayed === 0;
+  }, 300_000);
+  const committedSeconds = (performance.now() - started) / 1000;
+  const cpu = {
+    api: cpuSeconds(api.child.pid),
+    worker: cpuSeconds(worker.child.pid),
+    redis: cpuSeconds(redis.process.pid),
+  };
+  const counts = await queue.getJobCounts('failed', 'completed');
+  await queue.close();
+  worker.child.kill('SIGTERM');
+  api.child.kill('SIGTERM');
+  await Promise.all(
+    [api, worker].map((p) => new Promise((r) => (p.child.exitCode !== null ? r() : p.child.once('exit', r)))),
+  );
+  const { rows } = await countRows(env.DATABASE_PATH);
+  await redis.stop();
+  return {
+    ...result,
+    rows,
+    cpu,
+    failedJobs: counts.failed,
+    loadSeconds,
+    committedSeconds,
+    rowsPerSecond: rows / committedSeconds,
+  };
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'datasync-bench-'));
+try {
+  const raw = await rawAppenderRate(dir, sales(ROWS, 0));
+  const peak = await e2e(dir, { name: 'peak', seconds: SECONDS });
+  const half = await e2e(dir, {
+    name: 'half',
+    seconds: Math.max(5, Math.round(SECONDS / 2)),
+    rate: peak.rowsPerSecond / 2 / ROWS,
+  });
+  const fmt = (n) => Math.round(n).toLocaleString('en-US');
+  console.log(`\ningest benchmark (${CLIENTS} clients, ${ROWS}-row batches, ${SECONDS}s at peak)`);
+  console.log(
+    `  end-to-end committed      ${fmt(peak.rowsPerSecond)} rows/s  (${fmt(peak.rows)} rows, ${peak.failedJobs} failed jobs, ${peak.throttled} x 429)`,
+  );
+  console.log(`  raw DuckDB Appender       ${fmt(raw)} rows/s`);
+  console.log(`  ratio                     ${((peak.rowsPerSecond / raw) * 100).toFixed(1)}%`);
+  console.log(`  receipt latency at peak   p50 ${peak.p50.toFixed(1)} ms, p99 ${peak.p99.toFixed(1)} ms`);
+  console.log(
+    `  CPU seconds at peak       api ${peak.cpu.api.toFixed(1)}, sync-worker ${peak.cpu.worker.toFixed(1)}, redis ${peak.cpu.redis.toFixed(1)} over ${peak.committedSeconds.toFixed(1)} s (2 cores, the load client too)`,
+  );
+  console.log(
+    `  receipt latency at half   p50 ${half.p50.toFixed(1)} ms, p99 ${half.p99.toFixed(1)} ms  (${fmt(half.rowsPerSecond)} rows/s offered)`,
+  );
+  console.log(JSON.stringify({ bench: 'ingest', raw, peak, half }));
+} finally {
+  rmSync(dir, { recursive: true, force: true });
+}
