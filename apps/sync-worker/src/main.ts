@@ -3,6 +3,7 @@ import {
   checkRedisPolicy,
   createLogger,
   createRedis,
+  disconnectAll,
   installShutdown,
   loadConfigOrExit,
 } from '@datasync/runtime';
