@@ -136,3 +136,37 @@ describe('writer lock', () => {
     expect((await next.writer.read((c) => salesTotals(c))).rows).toBe(110);
   });
 });
+
+describe('a stale lock holder', () => {
+  it('paused past its lease and resumed never commits: the waiter waits without crashing and proceeds', async () => {
+    const { lockKey, path } = setup();
+    const { redisUrl } = await import('./inject.js');
+    const holder = spawnNode(join(import.meta.dirname, 'fixtures/commit-batches.mjs'), {
+      REDIS_URL: redisUrl,
+      DB_PATH: path,
+      LOCK_KEY: lockKey,
+      BATCHES: '1',
+      LEASE_MS: '1000',
+      PAUSE_IN_TX_MS: '1500',
+    });
+    cleanups.push(() => holder.kill('SIGKILL'));
+    await holder.waitForOutput(/in-transaction/);
+    holder.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 2_500)); // the lease (1 s) runs out while it is stopped
+    const next = makeWriter(path, lockKey, { leaseMs: 1_000 });
+    cleanups.push(next.close);
+    const mine = next.writer.transaction((tx) => commitSalesBatches(tx, [makeBatch('after-pause', 10)]));
+    await new Promise((r) => setTimeout(r, 1_000)); // it has the lease, and waits for DuckDB's file lock
+    holder.kill('SIGCONT');
+    const [result] = await mine;
+    expect(result?.stored).toBe(10);
+    await holder.exited();
+    expect(holder.output()).toMatch(/commit failed: LockLostError/);
+    const batches = await next.writer.read(async (conn) =>
+      (await conn.runAndReadAll('SELECT batch_id FROM ingest_batches ORDER BY 1'))
+        .getRowObjects()
+        .map((r) => r.batch_id),
+    );
+    expect(batches).toEqual(['after-pause']);
+  });
+});
