@@ -1,0 +1,37 @@
+// `npm run bench`: builds, then runs every benchmark against real processes, Redis and DuckDB
+// files in temp folders, and prints the figures. Timing goals are measured here, never in tests.
+//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup)
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT, ensurePnpm, ensureRedisServer, installWorkspace, log, nodeVersionOk, run } from './bootstrap.mjs';
+
+const BENCHES = [
+  { name: 'ingest', file: 'apps/sync-worker/bench/ingest-bench.mjs', what: 'end-to-end ingest vs the raw Appender' },
+  { name: 'csv', file: 'apps/sync-worker/bench/csv-bench.mjs', what: 'CSV import vs DuckDB read_csv' },
+  { name: 'users', file: 'apps/sync-worker/bench/user-import-bench.mjs', what: 'user import vs the argon2id limit' },
+  { name: 'backup', file: 'apps/backup-worker/bench/backup-bench.mjs', what: 'backup and restore of 1M rows' },
+];
+
+nodeVersionOk();
+const pnpm = ensurePnpm();
+installWorkspace(pnpm);
+ensureRedisServer();
+run(pnpm, ['exec', 'turbo', 'run', 'build', '--output-logs=errors-only']);
+const only = process.env.BENCH_ONLY?.split(',').map((s) => s.trim());
+let failed = 0;
+for (const bench of BENCHES) {
+  if (only && !only.includes(bench.name)) continue;
+  const file = join(ROOT, bench.file);
+  if (!existsSync(file)) {
+    log(`skipping ${bench.name}: ${bench.file} does not exist`);
+    continue;
+  }
+  log(`${bench.name}: ${bench.what}`);
+  const r = spawnSync(process.execPath, [file], { cwd: join(file, '..', '..'), stdio: 'inherit' });
+  if (r.status !== 0) {
+    failed++;
+    log(`${bench.name} failed with exit code ${r.status}`);
+  }
+}
+process.exit(failed ? 1 : 0);
