@@ -104,4 +104,26 @@ describe('sales batch ingestion, end to end', () => {
     expect(totals.rows).toBe(accepted.length);
     expect(totals.totalAmount).toBe(sumOf(accepted));
   });
+
+  it('SIGTERM lets the current work finish, releases the lock and exits 0; nothing accepted is lost', async () => {
+    stack = await makeStack();
+    const worker = await stack.startWorker();
+    const accepted: ReturnType<typeof sale>[] = [];
+    for (let i = 0; i < 20; i++) {
+      const batch = sales(500, i * 500);
+      await stack.post(batch, { 'idempotency-key': `term-${i}` });
+      accepted.push(...batch);
+    }
+    worker.kill('SIGTERM');
+    const exit = await worker.exited();
+    expect(exit.code).toBe(0);
+    expect(worker.output()).toMatch(/"msg":"stopped"/);
+    expect(worker.output()).toMatch(/writer lock released/);
+    // Whatever it had not taken yet is still queued; a new worker finishes it.
+    await stack.startWorker();
+    await stack.drained();
+    const totals = await stack.totals();
+    expect(totals.rows).toBe(accepted.length);
+    expect(totals.totalAmount).toBe(sumOf(accepted));
+  });
 });

@@ -76,6 +76,7 @@ export async function startLocalRedis(options: LocalRedisOptions): Promise<Local
   );
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  probe.on('error', () => undefined); // refused until the server is up: expected while polling
   const started = Date.now();
   for (;;) {
     if (child.exitCode !== null)
