@@ -1,4 +1,10 @@
-import { checkRedisPolicy, createLogger, installShutdown, loadConfigOrExit } from '@datasync/runtime';
+import {
+  checkRedisPolicy,
+  createLogger,
+  installShutdown,
+  loadConfigOrExit,
+  waitForRedis,
+} from '@datasync/runtime';
 import { buildApp } from './app.js';
 import { loadApiKeys } from './auth/api-keys.js';
 import { createApiDeps } from './deps.js';
@@ -33,6 +39,10 @@ installShutdown(logger, [
   { name: 'queues and redis', close },
 ]);
 
+// Listen even when Redis is down (requests then get 503 + Retry-After), but give it a moment first.
+await waitForRedis(deps.redis, 5_000).catch(() =>
+  logger.warn('Redis does not answer yet: answering 503 until it does'),
+);
 await app.listen({ host: config.HOST, port: config.PORT });
 const base = config.PUBLIC_URL ?? `http://localhost:${config.PORT}`;
 logger.info({ url: base }, 'api listening');

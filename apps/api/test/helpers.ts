@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { waitForRedis } from '@datasync/runtime';
 import { isolatedRedisUrl, tempDir } from '@datasync/runtime/testing';
 import { parseEnvConfig } from '@datasync/schemas';
 import { inject } from 'vitest';
@@ -24,6 +25,7 @@ export async function makeApi(env: Record<string, string> = {}) {
     ...env,
   });
   const { deps, close } = createApiDeps(config, loadApiKeys(config).store);
+  await waitForRedis(deps.redis);
   const app = await buildApp(deps);
   return {
     app,

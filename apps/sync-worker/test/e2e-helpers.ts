@@ -1,8 +1,15 @@
 import { join } from 'node:path';
 import { buildApp, createApiDeps, loadApiKeys } from '@datasync/api';
-import { DatabaseWriter, WriterLock, salesTotals } from '@datasync/db';
-import { isolatedRedisUrl, type SpawnedProcess, spawnNode, tempDir, waitFor } from '@datasync/runtime/testing';
-import { QUEUES, parseEnvConfig } from '@datasync/schemas';
+import { DatabaseWriter, salesTotals, WriterLock } from '@datasync/db';
+import { waitForRedis } from '@datasync/runtime';
+import {
+  isolatedRedisUrl,
+  type SpawnedProcess,
+  spawnNode,
+  tempDir,
+  waitFor,
+} from '@datasync/runtime/testing';
+import { parseEnvConfig, QUEUES } from '@datasync/schemas';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { inject } from 'vitest';
@@ -34,6 +41,7 @@ export async function makeStack(extraEnv: Record<string, string> = {}) {
   };
   const config = parseEnvConfig({ ...env, LOG_LEVEL: 'silent' });
   const api = createApiDeps(config, loadApiKeys(config).store);
+  await waitForRedis(api.deps.redis);
   const app = await buildApp(api.deps);
   const workers: SpawnedProcess[] = [];
 
@@ -63,7 +71,9 @@ export async function makeStack(extraEnv: Record<string, string> = {}) {
     );
 
   /** Reads the database the way another process would: through the writer lock. */
-  const readDb = async <T>(fn: Parameters<DatabaseWriter['read']>[0] extends (c: infer C) => unknown ? (c: C) => Promise<T> : never) => {
+  const readDb = async <T>(
+    fn: Parameters<DatabaseWriter['read']>[0] extends (c: infer C) => unknown ? (c: C) => Promise<T> : never,
+  ) => {
     const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
     const writer = new DatabaseWriter({
       path: env.DATABASE_PATH!,

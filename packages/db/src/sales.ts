@@ -1,4 +1,4 @@
-import type { IngestJobData, IngestJobResult } from '@datasync/schemas';
+import type { IngestJobResult, Sale, StoredReject } from '@datasync/schemas';
 import { type DuckDBConnection, listValue } from '@duckdb/node-api';
 import type { WriteContext } from './writer.js';
 
@@ -10,10 +10,18 @@ import type { WriteContext } from './writer.js';
  * (source, id), the last occurrence winning.
  */
 
-export type SalesBatch = Pick<
-  IngestJobData,
-  'batchId' | 'source' | 'idempotencyKeyHash' | 'bodyHash' | 'received' | 'sales' | 'rejects'
-> & { kind?: string };
+/** A batch to commit: validated sales and the quarantined records, with its ledger identity. */
+export interface SalesBatch {
+  batchId: string;
+  source: string;
+  idempotencyKeyHash: string | null;
+  bodyHash: string;
+  received: number;
+  sales: Sale[];
+  rejects: StoredReject[];
+  /** Ledger kind: api-batch (default), csv, upstream. */
+  kind?: string;
+}
 
 const STAGING = `
   CREATE TEMP TABLE IF NOT EXISTS staging_sales (

@@ -24,7 +24,15 @@ export function createQueue(
   connection: ConnectionOptions,
   config: Pick<EnvConfig, 'JOB_ATTEMPTS' | 'JOB_BACKOFF_MS'>,
 ): Queue {
-  return new Queue(name, { connection, prefix: QUEUE_PREFIX, defaultJobOptions: defaultJobOptions(config) });
+  const queue = new Queue(name, {
+    connection,
+    prefix: QUEUE_PREFIX,
+    defaultJobOptions: defaultJobOptions(config),
+  });
+  // Connection errors surface on each call (the api answers 503); an unheard 'error' event would
+  // crash the process instead.
+  queue.on('error', () => undefined);
+  return queue;
 }
 
 export function createQueueEvents(name: QueueName, connection: ConnectionOptions): QueueEvents {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { RecordError, StoredSale } from './sale.js';
+import { RecordError, StoredSaleTuple } from './sale.js';
 
 /**
  * Queues, job names and their payloads: the one module producers (api, scheduler) and consumers
@@ -56,7 +56,9 @@ export const IngestJobData = z.object({
   idempotencyKeyHash: z.string().nullable(),
   bodyHash: z.string(),
   received: z.number().int(),
-  sales: z.array(StoredSale),
+  sales: z
+    .array(StoredSaleTuple)
+    .describe('valid sales as [id, date, user_id, product_name, quantity, unit_price, total_amount, region]'),
   rejects: z.array(StoredReject),
 });
 export type IngestJobData = z.infer<typeof IngestJobData>;

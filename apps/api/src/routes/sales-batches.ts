@@ -9,6 +9,7 @@ import {
   type RecordError,
   SalesBatchBody,
   type StoredReject,
+  saleToTuple,
   validateSales,
 } from '@datasync/schemas';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -108,7 +109,7 @@ export const salesBatchesRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, de
           idempotencyKeyHash: idempotencyKey === null ? null : IdempotencyStore.keyHash(idempotencyKey),
           bodyHash: parsed.bodyHash,
           received: parsed.records.length,
-          sales: accepted,
+          sales: accepted.map(saleToTuple),
           rejects,
         };
         await queue.add(INGEST_JOB, data, { jobId: outcome.batchId });

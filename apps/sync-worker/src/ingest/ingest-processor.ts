@@ -1,4 +1,4 @@
-import { IngestJobData, type IngestJobResult } from '@datasync/schemas';
+import { IngestJobData, type IngestJobResult, tupleToSale } from '@datasync/schemas';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { GroupCommitter } from './group-committer.js';
 
@@ -21,6 +21,6 @@ export function createIngestProcessor(committer: GroupCommitter) {
         : envelope.error.issues[0]?.message;
       throw new UnrecoverableError(`malformed ingest job ${job.id}: ${reason ?? 'invalid'}`);
     }
-    return committer.submit(data);
+    return committer.submit({ ...data, sales: data.sales.map(tupleToSale) });
   };
 }
