@@ -36,7 +36,10 @@ describe('sales batch ingestion, end to end', () => {
     );
     expect(rejects.map((r) => Number(r.row_number))).toEqual(Array.from({ length: 10 }, (_, i) => i * 97));
     expect(rejects[0]?.source).toBe('shop');
-    expect(JSON.parse(String(rejects[0]?.reasons))[0]).toMatchObject({ path: 'unit_price', message: 'unit_price must have at most 2 decimals' });
+    expect(JSON.parse(String(rejects[0]?.reasons))[0]).toMatchObject({
+      path: 'unit_price',
+      message: 'unit_price must have at most 2 decimals',
+    });
     expect(JSON.parse(String(rejects[0]?.raw))).toMatchObject({ unit_price: '1.999' });
   });
 
@@ -46,7 +49,9 @@ describe('sales batch ingestion, end to end', () => {
     const withKey = sales(300, 100);
     const withoutKey = sales(200, 900);
     for (let i = 0; i < 2; i++) {
-      expect((await stack.post(withKey, { 'idempotency-key': 'retry-me' }, '?wait=true')).statusCode).toBe(202);
+      expect((await stack.post(withKey, { 'idempotency-key': 'retry-me' }, '?wait=true')).statusCode).toBe(
+        202,
+      );
       expect((await stack.post(withoutKey, {}, '?wait=true')).statusCode).toBe(202);
     }
     await stack.drained();

@@ -24,7 +24,12 @@ describe('the environment schema', () => {
 
   it('stops on a bad value with a message naming each bad variable, never showing a secret', () => {
     const bad = () =>
-      parseEnvConfig({ PORT: 'eighty', SCHEDULE_TZ: 'Mars/Olympus', SCHEDULE_BACKUP: 'every night', SLACK_WEBHOOK: 'secret-not-a-url' });
+      parseEnvConfig({
+        PORT: 'eighty',
+        SCHEDULE_TZ: 'Mars/Olympus',
+        SCHEDULE_BACKUP: 'every night',
+        SLACK_WEBHOOK: 'secret-not-a-url',
+      });
     expect(bad).toThrow(ConfigError);
     const message = (() => {
       try {

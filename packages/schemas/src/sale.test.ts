@@ -18,7 +18,15 @@ const verdict = (overrides: Record<string, unknown>) => {
 
 describe('the sale rule set', () => {
   it('accepts the old script format and normalises money to 2 decimals and text by trimming', () => {
-    expect(verdict({ product_name: '  Laptop  ', region: ' EU ', unit_price: '999.990', user_id: '7.0', quantity: ' 2 ' })).toEqual({
+    expect(
+      verdict({
+        product_name: '  Laptop  ',
+        region: ' EU ',
+        unit_price: '999.990',
+        user_id: '7.0',
+        quantity: ' 2 ',
+      }),
+    ).toEqual({
       id: null,
       date: '2026-01-15',
       user_id: 7,
@@ -37,15 +45,24 @@ describe('the sale rule set', () => {
     [{ user_id: 0 }, 'user_id: user_id must be 1 or more'],
     [{ user_id: 1.5 }, 'user_id: user_id must be an integer'],
     [{ user_id: '1e3' }, 'user_id: user_id must be an integer'],
-    [{ quantity: 1_000_001, total_amount: 999_990_999.99 }, 'quantity: quantity must be between 1 and 1000000'],
+    [
+      { quantity: 1_000_001, total_amount: 999_990_999.99 },
+      'quantity: quantity must be between 1 and 1000000',
+    ],
     [{ unit_price: '1.234' }, 'unit_price: unit_price must have at most 2 decimals'],
     [{ unit_price: -1 }, 'unit_price: unit_price must be a non-negative decimal number'],
     [{ unit_price: '1000000000', total_amount: '2000000000' }, 'unit_price: unit_price must be below 1e9'],
     [{ total_amount: 0, unit_price: 0 }, 'total_amount: total_amount must be greater than 0'],
-    [{ total_amount: 2000.0 }, 'total_amount: total_amount 2000.00 is not within 0.01 of quantity x unit_price (1999.98)'],
+    [
+      { total_amount: 2000.0 },
+      'total_amount: total_amount 2000.00 is not within 0.01 of quantity x unit_price (1999.98)',
+    ],
     [{ product_name: '   ' }, 'product_name: product_name is required'],
     [{ product_name: 'a\tb' }, 'product_name: product_name must not contain control characters'],
-    [{ product_name: 'é'.repeat(201) }, 'product_name: product_name must be 1 to 200 characters after trimming'],
+    [
+      { product_name: 'é'.repeat(201) },
+      'product_name: product_name must be 1 to 200 characters after trimming',
+    ],
     [{ region: 'x'.repeat(65) }, 'region: region must be 1 to 64 characters after trimming'],
     [{ region: 42 }, 'region: region must be a string'],
     [{ id: 'x'.repeat(129) }, 'id: id must be a string of 1 to 128 characters'],
@@ -57,7 +74,9 @@ describe('the sale rule set', () => {
     expect(verdict({ total_amount: 1999.99 })).toMatchObject({ total_amount: '1999.99' });
     expect(verdict({ total_amount: 1999.97 })).toMatchObject({ total_amount: '1999.97' });
     const big = { quantity: 1_000_000, unit_price: '999999999.99' };
-    expect(verdict({ ...big, total_amount: '999999999990000.01' })).toMatchObject({ total_amount: '999999999990000.01' });
+    expect(verdict({ ...big, total_amount: '999999999990000.01' })).toMatchObject({
+      total_amount: '999999999990000.01',
+    });
     expect(Array.isArray(verdict({ ...big, total_amount: '999999999990000.02' }))).toBe(true);
   });
 
