@@ -77,6 +77,11 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
         security: [{ bearer: [] }],
         params: z.object({ type: z.enum(OPERATOR_JOB_TYPES as [OperatorJobType]) }),
         querystring: z.object({ updateExisting: z.string().optional(), force: z.string().optional() }),
+        body: z
+          .union(Object.values(OPERATOR_JOB_PAYLOADS) as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]])
+          .describe(
+            'the options of the job type in the path: sales-sync {source:"api", url?, days} or {source:"csv", file, force}; user-import {file, updateExisting}; backup {}; backup-cleanup {days?}; restore {name}; verify-backup {name?}; health-check {}',
+          ),
         response: {
           202: JobAccepted.extend({ queue: z.string(), workers: z.number().int() }),
           400: Problem,
