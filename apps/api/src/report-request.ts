@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { QueueName } from '@datasync/schemas';
 import type { ApiDeps } from './deps.js';
 import { queueOf } from './deps.js';
@@ -19,6 +20,7 @@ export async function requestFromWorker<T>(
     throw serviceUnavailable(`no worker is listening on the ${queueName} queue; start it and retry`, 10);
   }
   const job = await queue.add(jobName, data, {
+    jobId: randomUUID(),
     attempts: 1,
     removeOnComplete: { age: 600 },
     removeOnFail: { age: 3600 },

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
   JobAccepted,
@@ -23,7 +24,8 @@ export const UPLOAD_TYPES = ['text/csv', 'application/csv', 'application/octet-s
 export async function enqueueOperatorJob(deps: ApiDeps, type: OperatorJobType, payload: unknown) {
   const queueName: QueueName = OPERATOR_JOB_QUEUES[type];
   const queue = queueOf(deps, queueName);
-  const job = await queue.add(type, payload);
+  // Ids unique across queues (BullMQ numbers jobs per queue), so GET /v1/jobs/:id finds one job.
+  const job = await queue.add(type, payload, { jobId: randomUUID() });
   const workers = await queue.getWorkersCount().catch(() => 0);
   return { jobId: job.id!, type, queue: queueName, workers };
 }
