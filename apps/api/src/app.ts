@@ -9,6 +9,7 @@ import { healthRoutes } from './routes/health.js';
 import { importsRoutes } from './routes/imports.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { salesBatchesRoutes } from './routes/sales-batches.js';
+import { userImportReportRoutes } from './routes/user-import-report.js';
 
 export const API_VERSION = '0.1.0';
 
@@ -35,6 +36,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
   await app.register(salesBatchesRoutes, deps);
   await app.register(jobsRoutes, deps);
   await app.register(importsRoutes, deps);
+  await app.register(userImportReportRoutes, deps);
   // routes: more plugins above this line
 
   await registerBullBoard(base, deps);

@@ -11,6 +11,7 @@ import { QUEUES } from '@datasync/schemas';
 import type { Worker } from 'bullmq';
 import { GroupCommitter } from './ingest/group-committer.js';
 import { createIngestProcessor } from './ingest/ingest-processor.js';
+import { createUserImportProcessor } from './user-import/user-import-processor.js';
 import { startWorker } from './worker/start-worker.js';
 
 const config = loadConfigOrExit('sync-worker');
@@ -47,6 +48,7 @@ const workers: Worker[] = [
     quiet: true,
   }),
   // sales-sync, user-import and reports workers: wired below by their issues
+  startWorker(QUEUES.userImport, createUserImportProcessor({ writer, config, logger }), deps),
 ];
 
 installShutdown(logger, [

@@ -1,0 +1,85 @@
+import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+
+/**
+ * SQL for backups: reading what a database file holds (for the manifest and for verification),
+ * and preparing a file before it is swapped in by a restore. Each function opens the file with an
+ * instance of its own and closes it (every connection disconnected first, so the OS lock goes);
+ * none of them may be pointed at the live DATABASE_PATH outside `DatabaseWriter.exclusive`.
+ */
+
+export interface DatabaseFileInspection {
+  /** Row count per table of the main schema, by name. */
+  tables: Record<string, number>;
+  /** The highest migration recorded in schema_migrations (0 when there is none). */
+  schemaVersion: number;
+  duckdbVersion: string;
+}
+
+async function withDatabaseFile<T>(
+  path: string,
+  readOnly: boolean,
+  fn: (conn: DuckDBConnection) => Promise<T>,
+): Promise<T> {
+  const instance = await DuckDBInstance.create(path, {
+    access_mode: readOnly ? 'READ_ONLY' : 'READ_WRITE',
+    threads: '2',
+  });
+  let conn: DuckDBConnection | null = null;
+  try {
+    conn = await instance.connect();
+    return await fn(conn);
+  } finally {
+    conn?.disconnectSync();
+    instance.closeSync();
+  }
+}
+
+const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
+
+/** Opens a database file read-only and counts its rows: proves it opens and answers. */
+export function inspectDatabaseFile(path: string): Promise<DatabaseFileInspection> {
+  return withDatabaseFile(path, true, async (conn) => {
+    const tableRows = await conn.runAndReadAll(
+      `SELECT table_name FROM duckdb_tables()
+       WHERE database_name = current_database() AND schema_name = 'main' AND NOT temporary
+       ORDER BY table_name`,
+    );
+    const names = tableRows.getRowObjects().map((row) => String(row.table_name));
+    const tables: Record<string, number> = {};
+    for (const name of names) {
+      const reader = await conn.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM ${quoteIdentifier(name)}`);
+      tables[name] = Number(reader.getRowObjects()[0]?.n ?? 0);
+    }
+    let schemaVersion = 0;
+    if (names.includes('schema_migrations')) {
+      const reader = await conn.runAndReadAll(
+        'SELECT coalesce(max(version), 0)::INTEGER AS v FROM schema_migrations',
+      );
+      schemaVersion = Number(reader.getRowObjects()[0]?.v ?? 0);
+    }
+    const version = await conn.runAndReadAll('SELECT version() AS v');
+    return { tables, schemaVersion, duckdbVersion: String(version.getRowObjects()[0]?.v ?? '') };
+  });
+}
+
+/** Folds a write-ahead log left beside a copied file into it, so the file stands alone. */
+export function checkpointDatabaseFile(path: string): Promise<void> {
+  return withDatabaseFile(path, false, async (conn) => {
+    await conn.run('CHECKPOINT');
+  });
+}
+
+/**
+ * Makes a restored file ready to be swapped in: its writer fence goes back to 0, so the first
+ * holder after the swap (whatever epoch the lock's counter has reached, even on another Redis)
+ * can commit; then a checkpoint so no log travels with it.
+ */
+export function prepareRestoredDatabaseFile(path: string): Promise<void> {
+  return withDatabaseFile(path, false, async (conn) => {
+    const fence = await conn.runAndReadAll(
+      `SELECT count(*)::INTEGER AS n FROM duckdb_tables() WHERE table_name = 'writer_fence'`,
+    );
+    if (Number(fence.getRowObjects()[0]?.n ?? 0) > 0) await conn.run('UPDATE writer_fence SET epoch = 0');
+    await conn.run('CHECKPOINT');
+  });
+}
