@@ -4,13 +4,33 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT, ensurePnpm, ensureRedisServer, installWorkspace, log, nodeVersionOk, run } from './bootstrap.mjs';
+import {
+  ensurePnpm,
+  ensureRedisServer,
+  installWorkspace,
+  log,
+  nodeVersionOk,
+  ROOT,
+  run,
+} from './bootstrap.mjs';
 
 const BENCHES = [
-  { name: 'ingest', file: 'apps/sync-worker/bench/ingest-bench.mjs', what: 'end-to-end ingest vs the raw Appender' },
+  {
+    name: 'ingest',
+    file: 'apps/sync-worker/bench/ingest-bench.mjs',
+    what: 'end-to-end ingest vs the raw Appender',
+  },
   { name: 'csv', file: 'apps/sync-worker/bench/csv-bench.mjs', what: 'CSV import vs DuckDB read_csv' },
-  { name: 'users', file: 'apps/sync-worker/bench/user-import-bench.mjs', what: 'user import vs the argon2id limit' },
-  { name: 'backup', file: 'apps/backup-worker/bench/backup-bench.mjs', what: 'backup and restore of 1M rows' },
+  {
+    name: 'users',
+    file: 'apps/sync-worker/bench/user-import-bench.mjs',
+    what: 'user import vs the argon2id limit',
+  },
+  {
+    name: 'backup',
+    file: 'apps/backup-worker/bench/backup-bench.mjs',
+    what: 'backup and restore of 1M rows',
+  },
 ];
 
 nodeVersionOk();

@@ -6,7 +6,16 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { ROOT, ensurePnpm, ensureRedisServer, fail, installWorkspace, log, nodeVersionOk, run } from './bootstrap.mjs';
+import {
+  ensurePnpm,
+  ensureRedisServer,
+  fail,
+  installWorkspace,
+  log,
+  nodeVersionOk,
+  ROOT,
+  run,
+} from './bootstrap.mjs';
 
 nodeVersionOk();
 const pnpm = ensurePnpm();
@@ -50,11 +59,17 @@ if (await answers(env.REDIS_URL)) {
 } else {
   const url = new URL(env.REDIS_URL);
   if (!['127.0.0.1', 'localhost', '::1'].includes(url.hostname)) {
-    fail(`REDIS_URL=${url.protocol}//${url.host} answers nothing; start that Redis or unset REDIS_URL to get a local one`);
+    fail(
+      `REDIS_URL=${url.protocol}//${url.host} answers nothing; start that Redis or unset REDIS_URL to get a local one`,
+    );
   }
   ensureRedisServer();
   log(`starting redis-server on ${url.host} (AOF, appendfsync always, noeviction; data in ./data/redis)`);
-  localRedis = await startLocalRedis({ dir: join(ROOT, 'data', 'redis'), port: Number(url.port || 6379), appendfsync: 'always' });
+  localRedis = await startLocalRedis({
+    dir: join(ROOT, 'data', 'redis'),
+    port: Number(url.port || 6379),
+    appendfsync: 'always',
+  });
 }
 
 const APPS = ['api', 'sync-worker', 'backup-worker', 'scheduler'];

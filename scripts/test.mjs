@@ -10,6 +10,8 @@ log('lint (biome)');
 run(pnpm, ['exec', 'biome', 'check', '.']);
 log('typecheck and build');
 run(pnpm, ['exec', 'turbo', 'run', 'build', 'typecheck', '--output-logs=errors-only']);
+log('infrastructure checks (compose, nginx, redis, logrotate, systemd, shellcheck)');
+run(process.execPath, ['scripts/check-infra.mjs']);
 log('tests');
 run(pnpm, ['exec', 'turbo', 'run', 'test', '--concurrency=2', '--output-logs=full']);
 log('all tests passed');

@@ -5,6 +5,7 @@ import type { ApiDeps } from './deps.js';
 import { registerBullBoard } from './plugins/bull-board.js';
 import { registerDocs } from './plugins/docs.js';
 import { installProblemHandler } from './plugins/problems.js';
+import { backupsRoutes } from './routes/backups.js';
 import { healthRoutes } from './routes/health.js';
 import { importsRoutes } from './routes/imports.js';
 import { jobsRoutes } from './routes/jobs.js';
@@ -37,6 +38,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
   await app.register(jobsRoutes, deps);
   await app.register(importsRoutes, deps);
   await app.register(userImportReportRoutes, deps);
+  await app.register(backupsRoutes, deps);
   // routes: more plugins above this line
 
   await registerBullBoard(base, deps);

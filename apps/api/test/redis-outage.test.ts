@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { startLocalRedis } from '@datasync/runtime';
+import { startLocalRedis, waitForRedis } from '@datasync/runtime';
 import { tempDir } from '@datasync/runtime/testing';
 import { parseEnvConfig } from '@datasync/schemas';
 import { describe, expect, it } from 'vitest';
@@ -18,6 +18,7 @@ describe('faults at the api', () => {
       API_KEYS: `shop:ingest:${INGEST_KEY}`,
     });
     const { deps, close } = createApiDeps(config, loadApiKeys(config).store);
+    await waitForRedis(deps.redis);
     const app = await buildApp(deps);
     const post = () =>
       app.inject({

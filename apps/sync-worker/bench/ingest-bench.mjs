@@ -155,7 +155,8 @@ function cpuSeconds(pid) {
 
 function startProcess(script, env) {
   // BENCH_PROFILE=sync-worker (or api) writes a V8 CPU profile of that process into the cwd.
-  const profile = process.env.BENCH_PROFILE && script.includes(`/${process.env.BENCH_PROFILE}/`) ? ['--cpu-prof'] : [];
+  const profile =
+    process.env.BENCH_PROFILE && script.includes(`/${process.env.BENCH_PROFILE}/`) ? ['--cpu-prof'] : [];
   const child = spawn(process.execPath, [...profile, script], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -42,7 +42,10 @@ export const BackupManifest = z.object({
   file: z.string().describe('the compressed database file, beside the manifest'),
   compression: z.literal('gzip'),
   size: z.number().int().min(0).describe('bytes of the compressed file'),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/).describe('of the compressed file'),
+  sha256: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .describe('of the compressed file'),
   databaseSize: z.number().int().min(0).describe('bytes of the database once decompressed'),
   databaseSha256: z.string().regex(/^[0-9a-f]{64}$/),
   schemaVersion: z.number().int().min(0),

@@ -46,6 +46,13 @@ describe('the environment schema', () => {
     expect(message).not.toMatch(/secret-not-a-url/);
   });
 
+  it('reads an empty number variable as its default, not 0', () => {
+    expect(parseEnvConfig({ PORT: '', MAX_BATCH_RECORDS: ' ' })).toMatchObject({
+      PORT: 3000,
+      MAX_BATCH_RECORDS: 10_000,
+    });
+  });
+
   it('lets a schedule be switched off', () => {
     expect(parseEnvConfig({ SCHEDULE_VERIFY_BACKUP: 'off' }).SCHEDULE_VERIFY_BACKUP).toBe('off');
   });

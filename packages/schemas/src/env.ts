@@ -6,8 +6,12 @@ import { z } from 'zod';
  * `data_sync.py` stay as they were.
  */
 
+// An empty value (`PORT=` in a .env file) means "the default", never 0.
 const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
-  z.coerce.number().int().min(min).max(max).default(def);
+  z.preprocess(
+    (v) => (v === undefined || (typeof v === 'string' && v.trim() === '') ? def : v),
+    z.coerce.number().int().min(min).max(max),
+  );
 const optionalText = z
   .string()
   .optional()
@@ -117,6 +121,12 @@ export const EnvConfig = z.object({
     .pipe(z.enum(['fatal', 'error', 'warn', 'warning', 'info', 'debug', 'trace', 'silent']))
     .transform((v) => (v === 'warning' ? 'warn' : v)),
   LOG_FILE: optionalText,
+
+  // Health checks and the timetable's watch
+  SCHEDULE_GRACE_MINUTES: int(30, 1).describe('a scheduled run not started this long after it was due alerts'),
+  HEALTH_MAX_SYNC_AGE_HOURS: int(26, 1).describe('last successful sales sync older: warn; twice as old: fail'),
+  HEALTH_MAX_BACKUP_AGE_HOURS: int(26, 1).describe('newest backup older: warn; twice as old: fail'),
+  HEALTH_MIN_DISK_FREE_PERCENT: int(10, 0, 100).describe('less free: warn; under half of it: fail'),
 });
 export type EnvConfig = z.output<typeof EnvConfig>;
 

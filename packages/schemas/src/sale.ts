@@ -132,11 +132,18 @@ function rangeMessage(path: string, min: number, max: number): string {
 }
 
 function moneyField(value: unknown, path: string, errors: FieldError[]): Cents | null {
-  if (isMissing(value)) return (fail(errors, path, `${path} is required`), null);
-  const text = plainDecimalText(value);
-  if (text === null) return (fail(errors, path, `${path} must be a non-negative decimal number`), null);
-  const cents = toCents(text);
-  if (cents === null) return (fail(errors, path, `${path} must have at most 2 decimals`), null);
+  let problem: string | null = null;
+  let cents: Cents | null = null;
+  if (isMissing(value)) problem = `${path} is required`;
+  else {
+    const text = plainDecimalText(value);
+    if (text === null) problem = `${path} must be a non-negative decimal number`;
+    else {
+      cents = toCents(text);
+      if (cents === null) problem = `${path} must have at most 2 decimals`;
+    }
+  }
+  if (problem !== null) fail(errors, path, problem);
   return cents;
 }
 

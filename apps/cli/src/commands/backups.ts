@@ -1,5 +1,17 @@
+import type { ListBackupsResult } from '@datasync/schemas';
 import { type Command, parse, print, runJob, UsageError } from '../command.js';
 import { printTable } from '../output.js';
+
+function formatBytes(n: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let i = 0;
+  let v = n;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(i ? 1 : 0)} ${units[i]}`;
+}
 
 export const backupCommand: Command = {
   name: 'backup',
@@ -13,12 +25,20 @@ export const backupsCommand: Command = {
   usage: 'datasync backups [--json]',
   summary: 'list backups with size, checksum, verification and location',
   async run(ctx) {
-    const list = await ctx.client.request<{ backups: Record<string, unknown>[] } | Record<string, unknown>[]>(
-      'GET',
-      '/v1/backups',
-    );
-    const rows = Array.isArray(list) ? list : list.backups;
-    print(ctx.json, list, () => printTable(rows));
+    const list = await ctx.client.request<ListBackupsResult>('GET', '/v1/backups');
+    print(ctx.json, list, () => {
+      printTable(
+        list.backups.map((b) => ({
+          name: b.name,
+          created: b.createdAt,
+          size: formatBytes(b.size),
+          verification: b.verification.state,
+          where: b.locations.join('+'),
+          sha256: `${b.sha256.slice(0, 12)}...`,
+        })),
+      );
+      if (list.s3.error) process.stdout.write(`S3 could not be listed: ${list.s3.error}\n`);
+    });
     return 0;
   },
 };
