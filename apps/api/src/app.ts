@@ -9,7 +9,9 @@ import { backupsRoutes } from './routes/backups.js';
 import { healthRoutes } from './routes/health.js';
 import { importsRoutes } from './routes/imports.js';
 import { jobsRoutes } from './routes/jobs.js';
+import { metricsRoutes } from './routes/metrics.js';
 import { salesBatchesRoutes } from './routes/sales-batches.js';
+import { schedulesRoutes } from './routes/schedules.js';
 import { userImportReportRoutes } from './routes/user-import-report.js';
 
 export const API_VERSION = '0.1.0';
@@ -39,6 +41,8 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
   await app.register(importsRoutes, deps);
   await app.register(userImportReportRoutes, deps);
   await app.register(backupsRoutes, deps);
+  await app.register(schedulesRoutes, deps);
+  await app.register(metricsRoutes, deps);
   // routes: more plugins above this line
 
   await registerBullBoard(base, deps);

@@ -1,4 +1,4 @@
-import { DatabaseWriter, WriterLock } from '@datasync/db';
+import { createWriterFromConfig, WriterLock } from '@datasync/db';
 import {
   checkRedisPolicy,
   createLogger,
@@ -6,13 +6,17 @@ import {
   disconnectAll,
   installShutdown,
   loadConfigOrExit,
+  Metrics,
+  startQueueWorker,
+  writerObserver,
 } from '@datasync/runtime';
+import { QUEUES } from '@datasync/schemas';
 import type { Worker } from 'bullmq';
-import { startBackupWorker } from './backup/backup-worker.js';
 import type { BackupDeps } from './backup/context.js';
 import { LocalBackupStore } from './backup/local-store.js';
 import { createBackupProcessor } from './backup/processor.js';
 import { s3StoreFromConfig } from './backup/s3-store.js';
+import { startOperations } from './health/operations.js';
 
 const config = loadConfigOrExit('backup-worker');
 const logger = createLogger('backup-worker', { level: config.LOG_LEVEL, file: config.LOG_FILE });
@@ -23,16 +27,11 @@ connection.on('error', (error) => logger.warn({ err: error.message }, 'redis con
 lockRedis.on('error', () => undefined);
 connection.once('ready', () => void checkRedisPolicy(connection, logger));
 
-const lock = new WriterLock({ redis: lockRedis, leaseMs: config.WRITER_LOCK_LEASE_MS });
-const writer = new DatabaseWriter({
-  path: config.DATABASE_PATH,
-  lock,
+const metrics = new Metrics('backup-worker');
+const { writer } = createWriterFromConfig(config, {
+  redis: lockRedis,
   logger: logger.child({ component: 'writer' }),
-  idleReleaseMs: config.WRITER_LOCK_IDLE_RELEASE_MS,
-  duckdbOptions: {
-    ...(config.DUCKDB_THREADS > 0 ? { threads: String(config.DUCKDB_THREADS) } : {}),
-    ...(config.DUCKDB_MEMORY_LIMIT ? { memory_limit: config.DUCKDB_MEMORY_LIMIT } : {}),
-  },
+  observer: writerObserver(metrics),
 });
 const opsLock = new WriterLock({
   redis: lockRedis,
@@ -50,8 +49,13 @@ const deps: BackupDeps = {
   opsLock,
 };
 const workers: Worker[] = [
-  startBackupWorker(createBackupProcessor(deps), { connection, config, logger }),
-  // health: wired by issue 6
+  startQueueWorker(QUEUES.backup, createBackupProcessor(deps), {
+    connection,
+    config,
+    logger,
+    scheduled: { metrics },
+  }),
+  startOperations({ connection, config, logger, writer, metrics }),
 ];
 
 installShutdown(logger, [

@@ -1,7 +1,12 @@
 export * from './backup.js';
+export * from './csv-import.js';
 export * from './errors.js';
+export * from './health.js';
 export { MIGRATIONS, type Migration, migrate, SCHEMA_VERSION } from './migrations.js';
+export * from './reports.js';
 export * from './sales.js';
+export * from './sales-sync.js';
 export * from './users.js';
 export * from './writer.js';
+export * from './writer-from-config.js';
 export * from './writer-lock.js';

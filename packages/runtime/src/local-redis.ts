@@ -71,6 +71,8 @@ export async function startLocalRedis(options: LocalRedisOptions): Promise<Local
       '',
       '--protected-mode',
       'yes',
+      '--databases',
+      String(options.databases ?? 16),
     ],
     { stdio: options.quiet === false ? 'inherit' : 'ignore' },
   );

@@ -123,8 +123,8 @@ export const EnvConfig = z.object({
   LOG_FILE: optionalText,
 
   // Health checks and the timetable's watch
-  SCHEDULE_GRACE_MINUTES: int(30, 1).describe('a scheduled run not started this long after it was due alerts'),
-  HEALTH_MAX_SYNC_AGE_HOURS: int(26, 1).describe('last successful sales sync older: warn; twice as old: fail'),
+  SCHEDULE_GRACE_MINUTES: int(30, 1).describe('a scheduled run this late without starting alerts'),
+  HEALTH_MAX_SYNC_AGE_HOURS: int(26, 1).describe('last good sales sync older: warn; twice: fail'),
   HEALTH_MAX_BACKUP_AGE_HOURS: int(26, 1).describe('newest backup older: warn; twice as old: fail'),
   HEALTH_MIN_DISK_FREE_PERCENT: int(10, 0, 100).describe('less free: warn; under half of it: fail'),
 });

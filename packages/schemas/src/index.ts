@@ -4,4 +4,5 @@ export * from './http.js';
 export * from './jobs.js';
 export * from './operations.js';
 export * from './sale.js';
+export * from './sales-sync.js';
 export * from './users.js';

@@ -74,12 +74,12 @@ export const TIMETABLE: readonly ScheduleDefinition[] = [
 
 export const HEALTH_CHECK_JOB = 'health-check';
 
+/** The newest run of a schedule that went ahead (skipped runs are counted, not recorded here). */
 export const ScheduleRun = z.object({
   jobId: z.string(),
   startedAt: z.iso.datetime(),
   state: z.string().nullable().describe('the job state now: active, completed, failed; null once removed'),
   finishedAt: z.string().nullable(),
-  skipped: z.boolean().describe('the run found the previous run still active and did nothing'),
 });
 export type ScheduleRun = z.infer<typeof ScheduleRun>;
 

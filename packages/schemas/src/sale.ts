@@ -180,7 +180,7 @@ export function validateSaleRecord(
 
   let id: string | null = null;
   if (!(r.id === undefined || r.id === null || r.id === '')) {
-    if (typeof r.id !== 'string' || r.id.length > SALE_LIMITS.idMax) {
+    if (typeof r.id !== 'string' || charLength(r.id) > SALE_LIMITS.idMax) {
       errors.push({ path: 'id', message: `id must be a string of 1 to ${SALE_LIMITS.idMax} characters` });
     } else id = r.id;
   }

@@ -1,0 +1,40 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { apiMetrics, gatherStackMetrics } from '@datasync/runtime';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { ApiDeps } from '../deps.js';
+import { unauthorized } from '../errors.js';
+
+const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
+
+/**
+ * `GET /metrics`: Prometheus text for the whole stack. The api's own metrics (process, queue depth
+ * by state, ages of the last sync and backup) merged with what every worker published to Redis in
+ * the last few seconds (docs/monitoring.md). Open, or Bearer METRICS_TOKEN when that is set.
+ */
+export const metricsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
+  const metrics = apiMetrics(deps.queues, deps.redis);
+  const token = deps.config.METRICS_TOKEN ? digest(deps.config.METRICS_TOKEN) : null;
+
+  app.get(
+    '/metrics',
+    {
+      onRequest: async (request) => {
+        if (!token) return;
+        const header = request.headers.authorization ?? '';
+        const presented = header.toLowerCase().startsWith('bearer ') ? header.slice(7).trim() : '';
+        if (!presented || !timingSafeEqual(digest(presented), token))
+          throw unauthorized('GET /metrics wants Authorization: Bearer <METRICS_TOKEN>');
+      },
+      schema: {
+        summary: 'Prometheus metrics of the whole stack (text exposition format)',
+        description:
+          'No auth unless METRICS_TOKEN is set, then `Authorization: Bearer <token>`. Workers’ metrics reach it through Redis; see docs/monitoring.md for every metric.',
+        tags: ['health'],
+      },
+    },
+    async (_request, reply) => {
+      const { contentType, text } = await gatherStackMetrics(deps.redis, metrics.registry);
+      return reply.type(contentType).send(text);
+    },
+  );
+};

@@ -1,0 +1,146 @@
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { commitSalesBatches, DatabaseWriter, WriterLock } from '@datasync/db';
+import { createAllQueues, LAST_SUCCESS_KEY, QUEUE_PREFIX } from '@datasync/runtime';
+import { isolatedRedisUrl, tempDir } from '@datasync/runtime/testing';
+import { type HealthCheckResult, parseEnvConfig, QUEUES } from '@datasync/schemas';
+import { Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import type { HealthDeps } from '../src/health/checks.js';
+import { runHealthCheck } from '../src/health/health-check.js';
+import { onCleanup, quietLogger, runCleanups, salesBatch } from './helpers.js';
+
+afterEach(runCleanups);
+
+const HOUR = 3_600_000;
+
+async function makeHealth(env: Record<string, string> = {}) {
+  const dir = tempDir('datasync-health-');
+  onCleanup(dir.cleanup);
+  const url = await isolatedRedisUrl(inject('redisUrl'));
+  const redis = new Redis(url, { maxRetriesPerRequest: null });
+  onCleanup(() => redis.disconnect());
+  const lockKey = `test:lock:${randomUUID()}`;
+  const writer = new DatabaseWriter({
+    path: join(dir.path, 'data', 'dashboard.duckdb'),
+    lock: new WriterLock({ redis, key: lockKey, leaseMs: 1_500 }),
+    logger: quietLogger,
+    idleReleaseMs: 200,
+  });
+  onCleanup(() => writer.close());
+  const queues = createAllQueues(redis, { JOB_ATTEMPTS: 1, JOB_BACKOFF_MS: 10 });
+  onCleanup(() => Promise.all([...queues.values()].map((q) => q.close())));
+  const config = parseEnvConfig({
+    DATABASE_PATH: join(dir.path, 'data', 'dashboard.duckdb'),
+    BACKUP_DIR: join(dir.path, 'backups'),
+    HEALTH_MIN_DISK_FREE_PERCENT: '0',
+    ...env,
+  });
+  const backup = { current: null as { name: string; createdAt: string; verification: string } | null };
+  const deps: HealthDeps = { writer, redis, queues, config, newestBackup: async () => backup.current };
+  return { deps, writer, redis, queues, backup, lockKey };
+}
+
+const byName = (result: HealthCheckResult) => Object.fromEntries(result.checks.map((c) => [c.name, c]));
+
+describe('the health check', () => {
+  it('is ok on a database with good sales, a recent sync and a recent backup', async () => {
+    const { deps, writer, redis, backup } = await makeHealth();
+    await writer.transaction((tx) => commitSalesBatches(tx, [salesBatch('b1', 30)]));
+    await redis.hset(LAST_SUCCESS_KEY, 'sales-sync', Date.now() - HOUR);
+    backup.current = {
+      name: 'backup-1',
+      createdAt: new Date(Date.now() - 2 * HOUR).toISOString(),
+      verification: 'verified',
+    };
+    const progress: number[] = [];
+    const result = await runHealthCheck(deps, { onProgress: (p) => void progress.push(p) });
+    expect(result.status).toBe('ok');
+    expect(result.checks.map((c) => c.name)).toEqual([
+      'database',
+      'row counts',
+      'required values',
+      'business rules',
+      'last sync',
+      'last backup',
+      'failed jobs',
+      'disk free',
+    ]);
+    expect(result.checks.every((c) => c.status === 'ok')).toBe(true);
+    expect(byName(result)['row counts']!.detail).toMatch(/^sales 30, rejects 0, users 0, ingest_batches 1/);
+    expect(byName(result)['last sync']!.detail).toMatch(/last successful sales sync 1\.0 h ago/);
+    expect(progress).toEqual([50, 100]);
+  });
+
+  it('warns on stale syncs, rule violations and failed jobs, and fails on missing values and an old backup', async () => {
+    const { deps, writer, redis, queues, backup } = await makeHealth();
+    const batch = salesBatch('b1', 10);
+    batch.sales[0] = { ...batch.sales[0]!, total_amount: '99.99' };
+    batch.sales[1] = { ...batch.sales[1]!, product_name: ' ' };
+    await writer.transaction((tx) => commitSalesBatches(tx, [batch]));
+    await redis.hset(LAST_SUCCESS_KEY, 'sales-sync', Date.now() - 30 * HOUR);
+    backup.current = {
+      name: 'backup-0',
+      createdAt: new Date(Date.now() - 60 * HOUR).toISOString(),
+      verification: 'verified',
+    };
+    const worker = new Worker(
+      QUEUES.userImport,
+      async () => {
+        throw new Error('file vanished');
+      },
+      { connection: redis, prefix: QUEUE_PREFIX },
+    );
+    onCleanup(() => worker.close());
+    await queues.get(QUEUES.userImport)!.add('user-import', { file: 'x' });
+    await new Promise<void>((resolve) => worker.on('failed', () => resolve()));
+
+    const result = await runHealthCheck(deps);
+    const checks = byName(result);
+    expect(result.status).toBe('fail');
+    expect(checks['required values']).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(/product_name 1/),
+    });
+    expect(checks['business rules']).toMatchObject({
+      status: 'warn',
+      detail: '1 with total_amount not within 0.01 of quantity x unit_price',
+    });
+    expect(checks['last sync']!.status).toBe('warn');
+    expect(checks['last backup']).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(/^backup-0, 2\.5 days old, verified/),
+    });
+    expect(checks['failed jobs']).toMatchObject({
+      status: 'warn',
+      detail: 'failed in the last 24 h: user-import 1',
+    });
+    expect(checks['disk free']!.status).toBe('ok');
+  });
+
+  it('a database that does not answer fails its checks but the others still report', async () => {
+    const { deps, redis, lockKey } = await makeHealth({ HEALTH_MIN_DISK_FREE_PERCENT: '100' });
+    // Another process holds the writer lock (a long restore, say) and does not hand it over.
+    await redis.set(lockKey, 'someone-else', 'PX', 30_000);
+    const result = await runHealthCheck(deps, { timeoutMs: 500 });
+    const checks = byName(result);
+    expect(result.status).toBe('fail');
+    expect(checks.database).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(/did not answer within 0.5 s/),
+    });
+    expect(checks['row counts']).toMatchObject({
+      status: 'fail',
+      detail: 'not checked: the database did not answer',
+    });
+    expect(checks['last sync']).toMatchObject({
+      status: 'warn',
+      detail: 'no successful sales sync recorded yet',
+    });
+    expect(checks['last backup']!.status).toBe('warn');
+    expect(checks['failed jobs']!.status).toBe('ok');
+    expect(['warn', 'fail']).toContain(checks['disk free']!.status);
+    await redis.del(lockKey);
+  });
+});

@@ -1,0 +1,48 @@
+import { catchUpJobId, readScheduleRecords } from '@datasync/runtime';
+import type { ReconcileDeps } from './reconcile.js';
+import { type ConfiguredSchedule, previousDueTime } from './timetable.js';
+
+/**
+ * On start: a schedule whose newest due time passed without a run gets one run now, not one per
+ * missed period. Nothing is enqueued when
+ * - the scheduler's pending run is itself overdue (no worker was up): BullMQ runs it once a worker
+ *   takes it, so a second run would be a duplicate;
+ * - the schedule was written after that due time (a new or changed schedule starts fresh);
+ * - a run started at or after it (the overlap guard records each run), or the iteration BullMQ made
+ *   for it still exists (workers that do not record runs);
+ * - a catch-up for that due time exists already: its job id is fixed, so restarts never add more.
+ */
+export async function catchUpMissedRuns(
+  schedules: readonly ConfiguredSchedule[],
+  deps: ReconcileDeps,
+): Promise<string[]> {
+  const now = (deps.now ?? Date.now)();
+  const records = await readScheduleRecords(deps.redis);
+  const caughtUp: string[] = [];
+  for (const { definition, pattern, tz } of schedules) {
+    if (pattern === null) continue;
+    const queue = deps.queues.get(definition.queue);
+    const due = previousDueTime(pattern, tz, now);
+    if (!queue || due === null) continue;
+    const scheduler = await queue.getJobScheduler(definition.id);
+    if (scheduler?.next !== undefined && scheduler.next <= now) continue;
+    if ((records.since.get(definition.id) ?? now) > due) continue;
+    const last = records.lastRuns.get(definition.id);
+    if (last && Date.parse(last.startedAt) >= due) continue;
+    if (await queue.getJob(`repeat:${definition.id}:${due}`)) continue;
+    const jobId = catchUpJobId(definition.id, due);
+    if (await queue.getJob(jobId)) continue;
+    await queue.add(definition.job, definition.data, { jobId });
+    caughtUp.push(definition.id);
+    deps.logger.info(
+      {
+        schedule: definition.id,
+        jobId,
+        due: new Date(due).toISOString(),
+        lastRun: last?.startedAt ?? null,
+      },
+      'missed scheduled run: running it once now',
+    );
+  }
+  return caughtUp;
+}

@@ -1,0 +1,269 @@
+import type { Sale, StoredReject } from '@datasync/schemas';
+import type { DuckDBConnection } from '@duckdb/node-api';
+import type { ChunkCounts } from './csv-import.js';
+import { commitSalesBatches } from './sales.js';
+import type { WriteContext } from './writer.js';
+
+/**
+ * Sales sync ledgers: the CSV import ledger (dedup by file hash, chunk progress for resume) and
+ * the upstream pull's window replace with its watermark. Every check-then-write here runs inside
+ * one write transaction under the single writer lock, so no constraint is needed to keep ids
+ * unique (see migrations.ts).
+ */
+
+/** The import was replaced by a newer import of the same file (forced, or after it was abandoned). */
+export class ImportSupersededError extends Error {
+  override readonly name = 'ImportSupersededError';
+}
+
+export interface CsvImportRecord {
+  importId: string;
+  sha256: string;
+  fileName: string | null;
+  forced: boolean;
+  state: 'running' | 'done' | 'superseded';
+  chunkRows: number;
+  chunkBytes: number;
+  chunksDone: number;
+  received: number;
+  accepted: number;
+  rejected: number;
+  duplicates: number;
+  updatedAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface CsvImportStart {
+  importId: string;
+  sha256: string;
+  fileName: string | null;
+  bytes: number;
+  force: boolean;
+  chunkRows: number;
+  chunkBytes: number;
+  /** A running import of the same file not advanced for this long is taken to be abandoned. */
+  staleAfterMs: number;
+}
+
+export type CsvImportClaim =
+  /** The same file was imported before (and this import is not forced): nothing to do. */
+  | { kind: 'duplicate'; of: CsvImportRecord }
+  /** This import already finished (a redelivered job): its record holds the result. */
+  | { kind: 'finished'; record: CsvImportRecord }
+  /** Another import of the same file is under way. */
+  | { kind: 'busy'; other: CsvImportRecord }
+  /** This import committed `chunksDone` chunks before it was interrupted. */
+  | { kind: 'resume'; record: CsvImportRecord }
+  | { kind: 'started'; record: CsvImportRecord; superseded: string[] };
+
+const IMPORT_COLUMNS = `import_id, file_sha256, file_name, forced, state, chunk_rows, chunk_bytes, chunks_done,
+  received, accepted, rejected, duplicates, epoch_ms(updated_at) AS updated_ms, epoch_ms(finished_at) AS finished_ms`;
+
+function toImportRecord(row: Record<string, unknown>): CsvImportRecord {
+  return {
+    importId: String(row.import_id),
+    sha256: String(row.file_sha256),
+    fileName: row.file_name === null ? null : String(row.file_name),
+    forced: Boolean(row.forced),
+    state: String(row.state) as CsvImportRecord['state'],
+    chunkRows: Number(row.chunk_rows),
+    chunkBytes: Number(row.chunk_bytes),
+    chunksDone: Number(row.chunks_done),
+    received: Number(row.received),
+    accepted: Number(row.accepted),
+    rejected: Number(row.rejected),
+    duplicates: Number(row.duplicates),
+    updatedAt: new Date(Number(row.updated_ms)),
+    finishedAt: row.finished_ms === null ? null : new Date(Number(row.finished_ms)),
+  };
+}
+
+async function importsWhere(conn: DuckDBConnection, where: string, params: string[]) {
+  const reader = await conn.runAndReadAll(
+    `SELECT ${IMPORT_COLUMNS} FROM csv_imports WHERE ${where} ORDER BY started_at`,
+    params,
+  );
+  return reader.getRowObjects().map(toImportRecord);
+}
+
+export async function findCsvImport(
+  conn: DuckDBConnection,
+  importId: string,
+): Promise<CsvImportRecord | null> {
+  return (await importsWhere(conn, 'import_id = $1', [importId]))[0] ?? null;
+}
+
+/**
+ * Decides what an import of a file does, and records a new one as running. A new import of a file
+ * whose earlier import was abandoned (or, when forced, any earlier import of it) takes its place:
+ * the earlier import's rows and rejects are deleted in this transaction, so the file's rows are
+ * never stored twice.
+ */
+export async function claimCsvImport(tx: WriteContext, start: CsvImportStart): Promise<CsvImportClaim> {
+  const { conn } = tx;
+  const own = await findCsvImport(conn, start.importId);
+  if (own?.state === 'done') return { kind: 'finished', record: own };
+  if (own?.state === 'superseded') {
+    throw new ImportSupersededError(
+      `import ${start.importId} was replaced by a newer import of the same file`,
+    );
+  }
+  if (own) return { kind: 'resume', record: own };
+
+  const others = await importsWhere(conn, 'file_sha256 = $1 AND state <> $2 AND import_id <> $3', [
+    start.sha256,
+    'superseded',
+    start.importId,
+  ]);
+  const done = others.filter((o) => o.state === 'done');
+  if (!start.force && done.length > 0) return { kind: 'duplicate', of: done[done.length - 1]! };
+  const now = Date.now();
+  const busy = others.find((o) => o.state === 'running' && now - o.updatedAt.getTime() < start.staleAfterMs);
+  if (busy) return { kind: 'busy', other: busy };
+
+  const superseded = others.map((o) => o.importId);
+  for (const id of superseded) {
+    await conn.run(`DELETE FROM sales WHERE source = 'csv' AND batch_id = $1`, [id]);
+    await conn.run(`DELETE FROM rejects WHERE kind = 'csv' AND batch_id = $1`, [id]);
+    await conn.run(`UPDATE csv_imports SET state = 'superseded', updated_at = now() WHERE import_id = $1`, [
+      id,
+    ]);
+  }
+  await conn.run(
+    `INSERT INTO csv_imports VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, 0, 0, 0, 0, 0, $8, now(), now(), NULL)`,
+    [
+      start.importId,
+      start.sha256,
+      start.fileName,
+      start.bytes,
+      start.force,
+      start.chunkRows,
+      start.chunkBytes,
+      tx.epoch,
+    ],
+  );
+  return { kind: 'started', record: (await findCsvImport(conn, start.importId))!, superseded };
+}
+
+/**
+ * Records a committed chunk in the same transaction as its rows; `last` finishes the import.
+ * Throws ImportSupersededError when the import is no longer the running one, which rolls the
+ * chunk back.
+ */
+export async function recordCsvChunk(
+  tx: WriteContext,
+  importId: string,
+  chunk: ChunkCounts & { received: number },
+  last: boolean,
+): Promise<CsvImportRecord> {
+  const updated = await tx.conn.run(
+    `UPDATE csv_imports SET chunks_done = chunks_done + 1, received = received + $2, accepted = accepted + $3,
+       rejected = rejected + $4, duplicates = duplicates + $5, writer_epoch = $6, updated_at = now(),
+       state = CASE WHEN $7 THEN 'done' ELSE state END, finished_at = CASE WHEN $7 THEN now() END
+     WHERE import_id = $1 AND state = 'running'`,
+    [importId, chunk.received, chunk.accepted, chunk.rejected, chunk.duplicates, tx.epoch, last],
+  );
+  if (updated.rowsChanged !== 1) {
+    throw new ImportSupersededError(`import ${importId} is no longer running: it was replaced`);
+  }
+  return (await findCsvImport(tx.conn, importId))!;
+}
+
+// ---------------------------------------------------------------- upstream pull
+
+export interface UpstreamWindowCommit {
+  runId: string;
+  source: string;
+  window: { from: string; to: string };
+  pages: number;
+  received: number;
+  sales: Sale[];
+  rejects: StoredReject[];
+  /** The job result to keep with the run, given how many stored rows the window replaced. */
+  describe(replaced: number): unknown;
+}
+
+export async function watermarkOf(conn: DuckDBConnection, source: string): Promise<string | null> {
+  const reader = await conn.runAndReadAll(
+    'SELECT watermark::VARCHAR AS w FROM sync_watermarks WHERE source = $1',
+    [source],
+  );
+  const row = reader.getRowObjects()[0];
+  return row ? String(row.w) : null;
+}
+
+/** The result a committed upstream run recorded, or null when the run has not committed. */
+export async function findUpstreamRun(conn: DuckDBConnection, runId: string): Promise<unknown | null> {
+  const reader = await conn.runAndReadAll('SELECT result FROM upstream_syncs WHERE run_id = $1', [runId]);
+  const row = reader.getRowObjects()[0];
+  return row ? JSON.parse(String(row.result)) : null;
+}
+
+/**
+ * Replaces the source's rows dated in the window with the pulled ones and moves the watermark to
+ * the window's end, all in the caller's transaction: a failed run changes nothing, a re-run of the
+ * same window never duplicates. A sale with an id also replaces that id stored outside the window.
+ * A run already committed (a redelivered job) writes nothing and returns its recorded result.
+ */
+export async function commitUpstreamWindow(
+  tx: WriteContext,
+  commit: UpstreamWindowCommit,
+): Promise<{ result: unknown; duplicate: boolean }> {
+  const { conn } = tx;
+  const earlier = await findUpstreamRun(conn, commit.runId);
+  if (earlier !== null) return { result: earlier, duplicate: true };
+  const { from, to } = commit.window;
+  const deleted = await conn.run(
+    'DELETE FROM sales WHERE source = $1 AND date BETWEEN $2::DATE AND $3::DATE',
+    [commit.source, from, to],
+  );
+  await commitSalesBatches(tx, [
+    {
+      batchId: commit.runId,
+      source: commit.source,
+      idempotencyKeyHash: null,
+      bodyHash: commit.runId,
+      received: commit.received,
+      sales: commit.sales,
+      rejects: commit.rejects,
+      kind: 'upstream',
+    },
+  ]);
+  await conn.run('DELETE FROM sync_watermarks WHERE source = $1', [commit.source]);
+  await conn.run('INSERT INTO sync_watermarks VALUES ($1, $2::DATE, $3, now())', [
+    commit.source,
+    to,
+    commit.runId,
+  ]);
+  const result = commit.describe(deleted.rowsChanged);
+  await conn.run(
+    `INSERT INTO upstream_syncs VALUES ($1, $2, $3::DATE, $4::DATE, $5, $6, $7, $8, $9, $10, now())`,
+    [
+      commit.runId,
+      commit.source,
+      from,
+      to,
+      commit.pages,
+      commit.received,
+      commit.sales.length,
+      commit.rejects.length,
+      JSON.stringify(result),
+      tx.epoch,
+    ],
+  );
+  return { result, duplicate: false };
+}
+
+/** When each upstream source last synced, for health checks: newest first. */
+export async function lastUpstreamSyncs(
+  conn: DuckDBConnection,
+): Promise<{ source: string; watermark: string; syncedAt: Date }[]> {
+  const reader = await conn.runAndReadAll(
+    'SELECT source, watermark::VARCHAR AS w, epoch_ms(updated_at) AS at FROM sync_watermarks ORDER BY updated_at DESC',
+  );
+  return reader.getRowObjects().map((row) => ({
+    source: String(row.source),
+    watermark: String(row.w),
+    syncedAt: new Date(Number(row.at)),
+  }));
+}
