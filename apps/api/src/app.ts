@@ -10,6 +10,7 @@ import { healthRoutes } from './routes/health.js';
 import { importsRoutes } from './routes/imports.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { reportsRoutes } from './routes/reports.js';
 import { salesBatchesRoutes } from './routes/sales-batches.js';
 import { schedulesRoutes } from './routes/schedules.js';
 import { userImportReportRoutes } from './routes/user-import-report.js';
@@ -43,6 +44,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
   await app.register(backupsRoutes, deps);
   await app.register(schedulesRoutes, deps);
   await app.register(metricsRoutes, deps);
+  await app.register(reportsRoutes, deps);
   // routes: more plugins above this line
 
   await registerBullBoard(base, deps);

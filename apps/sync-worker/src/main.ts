@@ -1,4 +1,4 @@
-import { DatabaseWriter, WriterLock } from '@datasync/db';
+import { createWriterFromConfig } from '@datasync/db';
 import {
   checkRedisPolicy,
   createLogger,
@@ -6,11 +6,16 @@ import {
   disconnectAll,
   installShutdown,
   loadConfigOrExit,
+  Metrics,
+  MetricsPublisher,
+  writerObserver,
 } from '@datasync/runtime';
 import { QUEUES } from '@datasync/schemas';
 import type { Worker } from 'bullmq';
 import { GroupCommitter } from './ingest/group-committer.js';
 import { createIngestProcessor } from './ingest/ingest-processor.js';
+import { createReportsProcessor } from './reports/reports-processor.js';
+import { createSalesSyncProcessor } from './sales-sync/sales-sync-processor.js';
 import { createUserImportProcessor } from './user-import/user-import-processor.js';
 import { startWorker } from './worker/start-worker.js';
 
@@ -23,16 +28,13 @@ connection.on('error', (error) => logger.warn({ err: error.message }, 'redis con
 lockRedis.on('error', () => undefined);
 connection.once('ready', () => void checkRedisPolicy(connection, logger));
 
-const lock = new WriterLock({ redis: lockRedis, leaseMs: config.WRITER_LOCK_LEASE_MS });
-const writer = new DatabaseWriter({
-  path: config.DATABASE_PATH,
-  lock,
+const metrics = new Metrics('sync-worker');
+metrics.trackDatabaseFile(config.DATABASE_PATH);
+const publisher = new MetricsPublisher({ redis: connection, metrics }).start();
+const { writer } = createWriterFromConfig(config, {
+  redis: lockRedis,
   logger: logger.child({ component: 'writer' }),
-  idleReleaseMs: config.WRITER_LOCK_IDLE_RELEASE_MS,
-  duckdbOptions: {
-    ...(config.DUCKDB_THREADS > 0 ? { threads: String(config.DUCKDB_THREADS) } : {}),
-    ...(config.DUCKDB_MEMORY_LIMIT ? { memory_limit: config.DUCKDB_MEMORY_LIMIT } : {}),
-  },
+  observer: writerObserver(metrics),
 });
 
 const committer = new GroupCommitter({
@@ -49,12 +51,15 @@ const workers: Worker[] = [
   }),
   // sales-sync, user-import and reports workers: wired below by their issues
   startWorker(QUEUES.userImport, createUserImportProcessor({ writer, config, logger }), deps),
+  startWorker(QUEUES.salesSync, createSalesSyncProcessor({ writer, config, logger }), deps),
+  startWorker(QUEUES.reports, createReportsProcessor({ writer }), deps, { concurrency: 4, quiet: true }),
 ];
 
 installShutdown(logger, [
   { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
   { name: 'group-commit', close: () => committer.drain() },
   { name: 'database', close: () => writer.close() },
+  { name: 'metrics', close: () => publisher.close() },
   { name: 'redis', close: () => disconnectAll([connection, lockRedis]) },
 ]);
 logger.info({ queues: workers.map((w) => w.name), database: config.DATABASE_PATH }, 'sync-worker started');

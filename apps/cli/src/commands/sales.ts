@@ -1,5 +1,40 @@
+import { SalesSyncResult } from '@datasync/schemas';
 import { type Command, parse, runJob, UsageError } from '../command.js';
 import { printKeyValues } from '../output.js';
+
+/** The job's own counts first, as the old script printed them; then where to look further. */
+export function printSalesSyncResult(value: unknown): void {
+  const parsed = SalesSyncResult.safeParse(value);
+  if (!parsed.success) {
+    printKeyValues((value ?? {}) as Record<string, unknown>);
+    return;
+  }
+  const r = parsed.data;
+  const counts = { received: r.received, accepted: r.accepted, rejected: r.rejected };
+  if (r.source === 'csv') {
+    printKeyValues({
+      ...counts,
+      duplicates: r.duplicates,
+      ...(r.duplicateOf
+        ? { 'duplicate of': `import ${r.duplicateOf} (nothing stored; --force imports it again)` }
+        : {}),
+      'import id': r.importId,
+      speed: `${r.rowsPerSecond} rows/s in ${(r.durationMs / 1000).toFixed(1)} s (${r.chunks} chunks)`,
+    });
+    if (r.rejected > 0) process.stdout.write(`rejected rows: GET /v1/rejects?importId=${r.importId}\n`);
+  } else {
+    printKeyValues({
+      ...counts,
+      source: r.sourceName,
+      window: `${r.window.from} .. ${r.window.to}`,
+      pages: r.pages,
+      replaced: r.replaced,
+      watermark: r.watermark,
+    });
+    if (r.rejected > 0) process.stdout.write(`rejected rows: GET /v1/rejects?batchId=${r.runId}\n`);
+  }
+  for (const warning of r.warnings) process.stdout.write(`warning: ${warning}\n`);
+}
 
 /** The old `sync-sales --csv FILE` and `sync-sales --api URL --days N`. */
 export const syncSalesCommand: Command = {
@@ -13,10 +48,9 @@ export const syncSalesCommand: Command = {
       days: { type: 'string' },
       force: { type: 'boolean' },
     });
-    const summarize = (result: unknown) => printKeyValues((result ?? {}) as Record<string, unknown>);
     if (typeof values.csv === 'string') {
       const force = values.force ? '?force=true' : '';
-      return runJob(ctx, { path: `/v1/sales/imports${force}`, file: values.csv }, summarize);
+      return runJob(ctx, { path: `/v1/sales/imports${force}`, file: values.csv }, printSalesSyncResult);
     }
     if (values.api) {
       const days = values.days === undefined ? 1 : Number(values.days);
@@ -26,7 +60,7 @@ export const syncSalesCommand: Command = {
       return runJob(
         ctx,
         { path: '/v1/jobs/sales-sync', json: { source: 'api', days, ...(url ? { url } : {}) } },
-        summarize,
+        printSalesSyncResult,
       );
     }
     throw new UsageError('sync-sales needs --csv FILE or --api [URL]');

@@ -1,0 +1,59 @@
+import {
+  Problem,
+  QUEUES,
+  REPORT_JOBS,
+  RejectsFilter,
+  RejectsPage,
+  SalesSummary,
+  SalesSummaryRequest,
+} from '@datasync/schemas';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { requireScope } from '../auth/auth.js';
+import type { ApiDeps } from '../deps.js';
+import { requestFromWorker } from '../report-request.js';
+
+const ERRORS = { 400: Problem, 401: Problem, 403: Problem, 500: Problem, 503: Problem, 504: Problem };
+
+/**
+ * `GET /v1/sales/summary` and `GET /v1/rejects`: reads answered by a sync-worker (the api never
+ * opens DuckDB), which runs them beside ingest on a read connection of its own.
+ */
+export const reportsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
+  const operator = requireScope(deps.keys, 'operator');
+
+  app.get(
+    '/v1/sales/summary',
+    {
+      onRequest: operator,
+      schema: {
+        summary: 'Sales totals by day, region or product',
+        description:
+          'Count, units and revenue (sum of total_amount, an exact decimal as text) per group, over sales dated from..to (inclusive; either may be left out), with the totals. At most 10,000 groups.',
+        tags: ['reports'],
+        security: [{ bearer: [] }],
+        querystring: SalesSummaryRequest,
+        response: { 200: SalesSummary, ...ERRORS },
+      },
+    },
+    async (request) =>
+      requestFromWorker<SalesSummary>(deps, QUEUES.reports, REPORT_JOBS.salesSummary, request.query),
+  );
+
+  app.get(
+    '/v1/rejects',
+    {
+      onRequest: operator,
+      schema: {
+        summary: 'Quarantined records',
+        description:
+          'Records that failed validation, with their raw form, source, batch (an ingest batch id, a CSV import id or an upstream run id), row number and reasons; oldest first. Filter by batchId, importId (the rejects of one CSV import) or source; page with limit and offset.',
+        tags: ['reports'],
+        security: [{ bearer: [] }],
+        querystring: RejectsFilter,
+        response: { 200: RejectsPage, ...ERRORS },
+      },
+    },
+    async (request) =>
+      requestFromWorker<RejectsPage>(deps, QUEUES.reports, REPORT_JOBS.rejects, request.query),
+  );
+};

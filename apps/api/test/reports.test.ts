@@ -1,0 +1,96 @@
+import { QUEUE_PREFIX } from '@datasync/runtime';
+import { QUEUES, REPORT_JOBS } from '@datasync/schemas';
+import { type Job, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auth, INGEST_KEY, makeApi, OPERATOR_KEY } from './helpers.js';
+
+let api: Awaited<ReturnType<typeof makeApi>>;
+let connection: Redis;
+let worker: Worker | null = null;
+const seen: Job[] = [];
+
+beforeAll(async () => {
+  api = await makeApi();
+  connection = new Redis(api.redisUrl, { maxRetriesPerRequest: null });
+});
+afterAll(async () => {
+  await worker?.close();
+  connection.disconnect();
+  await api.close();
+});
+
+const summary = {
+  groupBy: 'region',
+  from: '2026-01-01',
+  to: null,
+  rows: [{ key: 'EU', count: 2, quantity: 3, revenue: '12.30' }],
+  totals: { count: 2, quantity: 3, revenue: '12.30' },
+  truncated: false,
+};
+const page = { total: 0, limit: 5, offset: 10, items: [] };
+
+/** A real BullMQ worker on the reports queue standing in for the sync-worker's reports processor. */
+function startWorker() {
+  worker = new Worker(
+    QUEUES.reports,
+    async (job) => {
+      seen.push(job);
+      return job.name === REPORT_JOBS.salesSummary ? summary : page;
+    },
+    { connection, prefix: QUEUE_PREFIX },
+  );
+  return worker.waitUntilReady();
+}
+
+const get = (url: string, key = OPERATOR_KEY) => api.app.inject({ method: 'GET', url, headers: auth(key) });
+
+describe('GET /v1/sales/summary and GET /v1/rejects', () => {
+  it('need the operator scope', async () => {
+    expect((await api.app.inject({ method: 'GET', url: '/v1/sales/summary' })).statusCode).toBe(401);
+    expect((await get('/v1/rejects', INGEST_KEY)).statusCode).toBe(403);
+  });
+
+  it('answer 503 with Retry-After when no worker listens, instead of hanging', async () => {
+    const res = await get('/v1/sales/summary');
+    expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBeDefined();
+    expect(res.json().detail).toMatch(/no worker is listening on the reports queue/);
+  });
+
+  it('hand the validated query to a worker and return its answer', async () => {
+    await startWorker();
+    const res = await get('/v1/sales/summary?groupBy=region&from=2026-01-01');
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toEqual(summary);
+    expect(seen.at(-1)).toMatchObject({
+      name: REPORT_JOBS.salesSummary,
+      data: { groupBy: 'region', from: '2026-01-01' },
+    });
+
+    const rejects = await get('/v1/rejects?importId=imp-1&source=csv&limit=5&offset=10');
+    expect(rejects.statusCode).toBe(200);
+    expect(rejects.json()).toEqual(page);
+    expect(seen.at(-1)).toMatchObject({
+      name: REPORT_JOBS.rejects,
+      data: { importId: 'imp-1', source: 'csv', limit: 5, offset: 10 },
+    });
+    expect((await get('/v1/sales/summary')).json()).toEqual(summary);
+    expect(seen.at(-1)?.data).toEqual({ groupBy: 'day' });
+  });
+
+  it('reject a bad query with a problem naming the field', async () => {
+    const res = await get('/v1/sales/summary?groupBy=week');
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors[0].path).toBe('groupBy');
+    const reversed = await get('/v1/sales/summary?from=2026-02-01&to=2026-01-01');
+    expect(reversed.statusCode).toBe(400);
+    expect(reversed.json().errors[0]).toMatchObject({ path: 'from', message: 'from must not be after to' });
+    expect((await get('/v1/rejects?limit=5000')).statusCode).toBe(400);
+  });
+
+  it('are documented in the OpenAPI document', async () => {
+    const doc = (await api.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/sales/summary', '/v1/rejects']));
+  });
+});

@@ -1,0 +1,34 @@
+import { type DatabaseWriter, listRejects, salesSummary } from '@datasync/db';
+import { REPORT_JOBS, RejectsFilter, SalesSummaryRequest } from '@datasync/schemas';
+import { type Job, UnrecoverableError } from 'bullmq';
+import type { z } from 'zod';
+
+/**
+ * The reports queue's processor: the api's reads (it never opens DuckDB) run here on a read
+ * connection of their own beside any write transaction, so a report never holds up ingest.
+ */
+export function createReportsProcessor(deps: { writer: DatabaseWriter }) {
+  const parse = <T extends z.ZodType>(schema: T, job: Job): z.output<T> => {
+    const parsed = schema.safeParse(job.data);
+    if (!parsed.success) {
+      throw new UnrecoverableError(
+        `malformed ${job.name} job: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+      );
+    }
+    return parsed.data;
+  };
+  return async (job: Job): Promise<unknown> => {
+    switch (job.name) {
+      case REPORT_JOBS.salesSummary: {
+        const query = parse(SalesSummaryRequest, job);
+        return deps.writer.read((conn) => salesSummary(conn, query));
+      }
+      case REPORT_JOBS.rejects: {
+        const filter = parse(RejectsFilter, job);
+        return deps.writer.read((conn) => listRejects(conn, filter));
+      }
+      default:
+        throw new UnrecoverableError(`the reports queue has no job ${job.name}`);
+    }
+  };
+}

@@ -1,0 +1,88 @@
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { ChunkPlan, CsvFileInfo } from './csv-file.js';
+import { RecordScanner } from './csv-records.js';
+
+/**
+ * Chunk files: the header row, then the bytes of one planned chunk of the original file, copied
+ * as they are (DuckDB reads them with the same rules as the whole file). The plan depends only on
+ * the file and the chunk limits, so a resume (with the limits the import started with) cuts the
+ * file the same way and skips the chunks already committed.
+ */
+
+export function chunkFilePath(dir: string, chunk: ChunkPlan): string {
+  return join(dir, `chunk-${String(chunk.index).padStart(6, '0')}.csv`);
+}
+
+export async function writeChunkFile(
+  source: string,
+  info: CsvFileInfo,
+  chunk: ChunkPlan,
+  dir: string,
+): Promise<string> {
+  const path = chunkFilePath(dir, chunk);
+  const out = createWriteStream(path, { mode: 0o600 });
+  out.write(info.headerBytes);
+  if (chunk.end > chunk.start) {
+    await pipeline(
+      createReadStream(source, { start: chunk.start, end: chunk.end - 1, highWaterMark: 1 << 20 }),
+      out,
+    );
+  } else {
+    await new Promise<void>((resolve, reject) =>
+      out.end((error?: Error | null) => (error ? reject(error) : resolve())),
+    );
+  }
+  return path;
+}
+
+/** The line in the original file where record `r` of the chunk starts. */
+export function lineOf(chunk: ChunkPlan, r: number): number {
+  let at = chunk.breaks[0]!;
+  for (const b of chunk.breaks) {
+    if (b.record > r) break;
+    at = b;
+  }
+  return at.line + (r - at.record);
+}
+
+/**
+ * Where each record of a chunk file starts and ends (offsets in the chunk file), found again by
+ * scanning it: only needed to place the few records DuckDB could not read (by byte position).
+ */
+export async function recordSpans(
+  file: string,
+  headerLength: number,
+): Promise<{ start: number; end: number }[]> {
+  const spans: { start: number; end: number }[] = [];
+  const scanner = new RecordScanner({ record: (start, end) => spans.push({ start, end }) }, headerLength, 1);
+  for await (const buf of createReadStream(file, {
+    start: headerLength,
+    highWaterMark: 1 << 20,
+  }) as AsyncIterable<Buffer>) {
+    scanner.push(buf);
+  }
+  scanner.end();
+  return spans;
+}
+
+/** The text of one record of a chunk file, for the quarantine (bounded, newline removed). */
+export async function readSpan(
+  file: string,
+  span: { start: number; end: number },
+  max = 8192,
+): Promise<string> {
+  const handle = await open(file, 'r');
+  try {
+    const buf = Buffer.alloc(Math.min(span.end - span.start, max));
+    const { bytesRead } = await handle.read(buf, 0, buf.length, span.start);
+    return buf
+      .subarray(0, bytesRead)
+      .toString('utf8')
+      .replace(/\r?\n$/, '');
+  } finally {
+    await handle.close();
+  }
+}

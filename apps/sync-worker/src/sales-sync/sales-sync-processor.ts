@@ -1,0 +1,99 @@
+import { rm } from 'node:fs/promises';
+import { basename, isAbsolute, join, relative, resolve } from 'node:path';
+import { type DatabaseWriter, ImportSupersededError } from '@datasync/db';
+import { type EnvConfig, SalesSyncJobData, type SalesSyncResult } from '@datasync/schemas';
+import { type Job, UnrecoverableError } from 'bullmq';
+import type { Logger } from 'pino';
+import type { ChunkLimits } from './csv-file.js';
+import { InvalidCsvFileError } from './csv-file.js';
+import { importSalesCsv } from './csv-import.js';
+import type { UpstreamClientOptions } from './upstream-client.js';
+import { UpstreamError } from './upstream-client.js';
+import { syncFromUpstream } from './upstream-sync.js';
+
+export interface SalesSyncProcessorDeps {
+  writer: DatabaseWriter;
+  config: Pick<
+    EnvConfig,
+    'IMPORT_DIR' | 'SALES_API_URL' | 'SALES_API_KEY' | 'SALES_API_TIMEOUT_MS' | 'SALES_API_MAX_RETRIES'
+  >;
+  logger: Logger;
+  csvLimits?: ChunkLimits;
+  upstream?: Partial<UpstreamClientOptions>;
+}
+
+/** The job names a file the api saved under IMPORT_DIR, never any other path. */
+function importFile(file: string, importDir: string): string {
+  const path = resolve(file);
+  const rel = relative(resolve(importDir), path);
+  if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
+    throw new UnrecoverableError('the import file must be under IMPORT_DIR');
+  }
+  return path;
+}
+
+/**
+ * The sales-sync queue's processor: `source: csv` imports an uploaded file, `source: api` pulls
+ * from the upstream API. The uploaded file is deleted once its import is committed, or when the
+ * job will not be tried again (a file that cannot be imported, or the last attempt); while retries
+ * remain it stays, so the retry resumes the import.
+ */
+export function createSalesSyncProcessor(deps: SalesSyncProcessorDeps) {
+  return async (job: Job): Promise<SalesSyncResult> => {
+    const parsed = SalesSyncJobData.safeParse(job.data);
+    if (!parsed.success) throw new UnrecoverableError(`malformed sales-sync job ${job.id}`);
+    const data = parsed.data;
+    const log = deps.logger.child({ jobId: job.id, queue: job.queueName, source: data.source });
+    const lastAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+    const onProgress = (percent: number) => job.updateProgress(percent);
+
+    if (data.source === 'api') {
+      try {
+        const result = await syncFromUpstream(
+          {
+            writer: deps.writer,
+            logger: log,
+            config: deps.config,
+            ...(deps.upstream ? { client: deps.upstream } : {}),
+          },
+          { runId: job.id!, url: data.url, days: data.days, onProgress },
+        );
+        log.info({ ...result, warnings: result.warnings.length }, 'upstream sync committed');
+        return result;
+      } catch (error) {
+        if (error instanceof UpstreamError && error.permanent) throw new UnrecoverableError(error.message);
+        throw error;
+      }
+    }
+
+    const file = importFile(data.file, deps.config.IMPORT_DIR);
+    try {
+      const result = await importSalesCsv(
+        {
+          writer: deps.writer,
+          logger: log,
+          workDir: join(deps.config.IMPORT_DIR, '.chunks'),
+          ...(deps.csvLimits ? { limits: deps.csvLimits } : {}),
+        },
+        {
+          importId: job.id!,
+          file,
+          fileName: data.originalName ?? basename(file),
+          force: data.force,
+          onProgress,
+        },
+      );
+      await rm(file, { force: true });
+      const { received, accepted, rejected, duplicates, durationMs, rowsPerSecond } = result;
+      log.info(
+        { received, accepted, rejected, duplicates, durationMs, rowsPerSecond },
+        'csv import committed',
+      );
+      return result;
+    } catch (error) {
+      const final = error instanceof InvalidCsvFileError || error instanceof ImportSupersededError;
+      if (final || lastAttempt || error instanceof UnrecoverableError) await rm(file, { force: true });
+      throw final ? new UnrecoverableError((error as Error).message) : error;
+    }
+  };
+}
