@@ -8,6 +8,7 @@ import {
   loadConfigOrExit,
   Metrics,
   MetricsPublisher,
+  startQueueWorker,
   writerObserver,
 } from '@datasync/runtime';
 import { QUEUES } from '@datasync/schemas';
@@ -17,7 +18,6 @@ import { createIngestProcessor } from './ingest/ingest-processor.js';
 import { createReportsProcessor } from './reports/reports-processor.js';
 import { createSalesSyncProcessor } from './sales-sync/sales-sync-processor.js';
 import { createUserImportProcessor } from './user-import/user-import-processor.js';
-import { startWorker } from './worker/start-worker.js';
 
 const config = loadConfigOrExit('sync-worker');
 const logger = createLogger('sync-worker', { level: config.LOG_LEVEL, file: config.LOG_FILE });
@@ -45,14 +45,22 @@ const committer = new GroupCommitter({
 });
 const deps = { connection, config, logger };
 const workers: Worker[] = [
-  startWorker(QUEUES.ingest, createIngestProcessor(committer), deps, {
+  startQueueWorker(QUEUES.ingest, createIngestProcessor(committer), {
+    ...deps,
     concurrency: config.INGEST_CONCURRENCY,
     quiet: true,
   }),
-  // sales-sync, user-import and reports workers: wired below by their issues
-  startWorker(QUEUES.userImport, createUserImportProcessor({ writer, config, logger }), deps),
-  startWorker(QUEUES.salesSync, createSalesSyncProcessor({ writer, config, logger }), deps),
-  startWorker(QUEUES.reports, createReportsProcessor({ writer }), deps, { concurrency: 4, quiet: true }),
+  startQueueWorker(QUEUES.userImport, createUserImportProcessor({ writer, config, logger }), deps),
+  // The nightly sales sync is scheduled: a run that finds the previous one still active is skipped.
+  startQueueWorker(QUEUES.salesSync, createSalesSyncProcessor({ writer, config, logger }), {
+    ...deps,
+    scheduled: { metrics },
+  }),
+  startQueueWorker(QUEUES.reports, createReportsProcessor({ writer }), {
+    ...deps,
+    concurrency: 4,
+    quiet: true,
+  }),
 ];
 
 installShutdown(logger, [

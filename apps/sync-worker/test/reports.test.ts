@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildApp, createApiDeps, loadApiKeys } from '@datasync/api';
 import { DatabaseWriter, WriterLock } from '@datasync/db';
-import { waitForRedis } from '@datasync/runtime';
+import { startQueueWorker, waitForRedis } from '@datasync/runtime';
 import { isolatedRedisUrl, tempDir, waitFor } from '@datasync/runtime/testing';
 import { type CsvImportResult, parseEnvConfig, QUEUES } from '@datasync/schemas';
 import { Redis } from 'ioredis';
@@ -11,7 +11,6 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createReportsProcessor } from '../src/reports/reports-processor.js';
 import { createSalesSyncProcessor } from '../src/sales-sync/sales-sync-processor.js';
-import { startWorker } from '../src/worker/start-worker.js';
 
 const OPERATOR_KEY = 'operator-secret-0123456789';
 const auth = { authorization: `Bearer ${OPERATOR_KEY}` };
@@ -44,8 +43,8 @@ async function makeStack() {
   });
   const deps = { connection, config, logger };
   const workers = [
-    startWorker(QUEUES.salesSync, createSalesSyncProcessor({ writer, config, logger }), deps),
-    startWorker(QUEUES.reports, createReportsProcessor({ writer }), deps, { concurrency: 4 }),
+    startQueueWorker(QUEUES.salesSync, createSalesSyncProcessor({ writer, config, logger }), deps),
+    startQueueWorker(QUEUES.reports, createReportsProcessor({ writer }), { ...deps, concurrency: 4 }),
   ];
   await Promise.all(workers.map((w) => w.waitUntilReady()));
   const close = async () => {
