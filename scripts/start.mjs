@@ -69,6 +69,7 @@ if (await answers(env.REDIS_URL)) {
     dir: join(ROOT, 'data', 'redis'),
     port: Number(url.port || 6379),
     appendfsync: 'always',
+    detached: true,
   });
 }
 
@@ -83,7 +84,14 @@ function startApp(name, attempt = 0) {
     log(`skipping ${name}: ${entry} was not built`);
     return;
   }
-  const child = spawn(process.execPath, [entry], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Own process group: a terminal's Ctrl-C reaches only this supervisor, which then stops each
+  // process once with SIGTERM (a second signal would make them force-exit).
+  const child = spawn(process.execPath, [entry], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   const prefix = `\x1b[${COLORS[name]}m${name.padEnd(13)}\x1b[0m| `;
   for (const stream of [child.stdout, child.stderr]) {
     let pending = '';
@@ -157,4 +165,9 @@ async function stopAll(signal) {
   process.exit(0);
 }
 process.on('SIGINT', () => void stopAll('SIGINT'));
+// Whatever ends this supervisor, its children do not outlive it.
+process.on('exit', () => {
+  for (const child of children.values()) child.kill('SIGKILL');
+  localRedis?.process.kill('SIGTERM');
+});
 process.on('SIGTERM', () => void stopAll('SIGTERM'));

@@ -22,6 +22,7 @@ export interface LocalRedisOptions {
   quiet?: boolean;
   /** Logical databases (Redis default 16); the test suite gives each test file its own. */
   databases?: number;
+  detached?: boolean;
 }
 
 export function redisServerPath(): string | null {
@@ -74,7 +75,9 @@ export async function startLocalRedis(options: LocalRedisOptions): Promise<Local
       '--databases',
       String(options.databases ?? 16),
     ],
-    { stdio: options.quiet === false ? 'inherit' : 'ignore' },
+    // detached: its own process group, so a terminal's Ctrl-C reaches only our supervisor, which
+    // stops Redis last, after the processes that use it.
+    { stdio: options.quiet === false ? 'inherit' : 'ignore', detached: options.detached ?? false },
   );
   const url = `redis://127.0.0.1:${port}`;
   const probe = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
