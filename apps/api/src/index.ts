@@ -2,3 +2,4 @@
 export { API_VERSION, buildApp } from './app.js';
 export { ApiKeyStore, loadApiKeys, parseApiKeysVariable } from './auth/api-keys.js';
 export { type ApiDeps, createApiDeps } from './deps.js';
+export { openApiDocument } from './openapi.js';
