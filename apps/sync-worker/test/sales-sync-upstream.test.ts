@@ -212,6 +212,20 @@ describe('the upstream pull', () => {
     expect(up.requests.filter((r) => r.url.pathname === '/private')).toHaveLength(1);
   });
 
+  it('sends the key only to the origin of SALES_API_URL, not to another URL a job names', async () => {
+    const up = await fakeUpstream((_req, res) => json(res, [sale(1)]));
+    const t = setup();
+    await syncFromUpstream(
+      {
+        writer: t.writer,
+        logger: pino({ level: 'silent' }),
+        config: { ...t.config, SALES_API_URL: 'http://127.0.0.2:9/sales' },
+      },
+      { runId: randomUUID(), days: 1, url: up.url },
+    );
+    expect(up.requests.map((r) => r.authorization)).toEqual([undefined]);
+  });
+
   it('the window starts at the watermark, or days before today if that is earlier, and ends tomorrow', () => {
     const now = new Date('2026-03-10T02:00:00Z');
     expect(syncWindow(null, 1, now)).toEqual({ from: '2026-03-09', to: '2026-03-11' });

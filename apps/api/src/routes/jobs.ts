@@ -38,8 +38,12 @@ export async function findJob(deps: ApiDeps, id: string): Promise<{ job: Job; qu
   return null;
 }
 
-export async function jobStatus(job: Job, queue: Queue): Promise<JobStatus> {
-  const state = await job.getState();
+export async function jobStatus(found: Job, queue: Queue): Promise<JobStatus> {
+  const state = await found.getState();
+  // Read after the state: a job that finished between the two reads must not show as completed
+  // without its result.
+  const job =
+    state === 'completed' || state === 'failed' ? ((await queue.getJob(found.id!)) ?? found) : found;
   return {
     id: job.id!,
     type: job.name,
