@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { waitForRedis } from '@datasync/runtime';
-import { isolatedRedisUrl, tempDir } from '@datasync/runtime/testing';
+import { isolatedRedisUrl, tempDir, testSale } from '@datasync/runtime/testing';
 import { parseEnvConfig } from '@datasync/schemas';
 import { inject } from 'vitest';
 import { buildApp, createApiDeps, loadApiKeys } from '../src/index.js';
@@ -42,18 +42,7 @@ export async function makeApi(env: Record<string, string> = {}) {
 }
 
 export function sale(i: number, overrides: Record<string, unknown> = {}) {
-  const quantity = (i % 5) + 1;
-  const cents = 1000 + (i % 997);
-  return {
-    date: '2026-01-15',
-    user_id: (i % 100) + 1,
-    product_name: `Product ${i % 50}`,
-    quantity,
-    unit_price: (cents / 100).toFixed(2),
-    total_amount: ((cents * quantity) / 100).toFixed(2),
-    region: ['EU', 'NA', 'APAC'][i % 3],
-    ...overrides,
-  };
+  return { ...testSale(i), ...overrides };
 }
 
 export const sales = (n: number, start = 0) => Array.from({ length: n }, (_, k) => sale(start + k));

@@ -7,6 +7,7 @@ import {
   type SpawnedProcess,
   spawnNode,
   tempDir,
+  testSale,
   waitFor,
 } from '@datasync/runtime/testing';
 import { parseEnvConfig, QUEUES } from '@datasync/schemas';
@@ -101,24 +102,9 @@ export async function makeStack(extraEnv: Record<string, string> = {}) {
 }
 
 export function sale(i: number, overrides: Record<string, unknown> = {}) {
-  const quantity = (i % 5) + 1;
-  const cents = 1000 + (i % 997);
-  return {
-    date: '2026-01-15',
-    user_id: (i % 100) + 1,
-    product_name: `Product ${i % 50}`,
-    quantity,
-    unit_price: (cents / 100).toFixed(2),
-    total_amount: ((cents * quantity) / 100).toFixed(2),
-    region: ['EU', 'NA', 'APAC'][i % 3],
-    ...overrides,
-  };
+  return { ...testSale(i), ...overrides };
 }
 
 export const sales = (n: number, start = 0) => Array.from({ length: n }, (_, k) => sale(start + k));
 
-/** Exact sum of total_amount of some records, as DuckDB prints DECIMAL(38,2). */
-export function sumOf(records: { total_amount: string }[]): string {
-  const cents = records.reduce((sum, r) => sum + BigInt(Math.round(Number(r.total_amount) * 100)), 0n);
-  return `${cents / 100n}.${(cents % 100n).toString().padStart(2, '0')}`;
-}
+export { sumOfTotals as sumOf } from '@datasync/runtime/testing';

@@ -1,6 +1,6 @@
+import { testSale } from '@datasync/runtime/testing';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
-import '@datasync/runtime/testing';
 import { inject } from 'vitest';
 import { DatabaseWriter, WriterLock } from '../src/index.js';
 import type { SalesBatch } from '../src/sales.js';
@@ -11,19 +11,7 @@ export function makeSale(
   i: number,
   overrides: Partial<SalesBatch['sales'][number]> = {},
 ): SalesBatch['sales'][number] {
-  const quantity = (i % 5) + 1;
-  const cents = 1000 + (i % 997);
-  return {
-    id: null,
-    date: '2026-01-15',
-    user_id: (i % 100) + 1,
-    product_name: `Product ${i % 50}`,
-    quantity,
-    unit_price: (cents / 100).toFixed(2),
-    total_amount: ((cents * quantity) / 100).toFixed(2),
-    region: ['EU', 'NA', 'APAC'][i % 3]!,
-    ...overrides,
-  };
+  return { id: null, ...testSale(i), ...overrides };
 }
 
 export function makeBatch(batchId: string, rows: number, start = 0): SalesBatch {

@@ -94,3 +94,24 @@ export function spawnNode(script: string, env: Record<string, string>, args: str
     exited: () => exit,
   };
 }
+
+/** A valid sale in the upstream format, varied by `i` (money as exact decimal text). */
+export function testSale(i: number) {
+  const quantity = (i % 5) + 1;
+  const cents = 1000 + (i % 997);
+  return {
+    date: '2026-01-15',
+    user_id: (i % 100) + 1,
+    product_name: `Product ${i % 50}`,
+    quantity,
+    unit_price: (cents / 100).toFixed(2),
+    total_amount: ((cents * quantity) / 100).toFixed(2),
+    region: ['EU', 'NA', 'APAC'][i % 3] as string,
+  };
+}
+
+/** Exact sum of total_amount of some records, as DuckDB prints a DECIMAL sum. */
+export function sumOfTotals(records: readonly { total_amount: string }[]): string {
+  const cents = records.reduce((sum, r) => sum + BigInt(Math.round(Number(r.total_amount) * 100)), 0n);
+  return `${cents / 100n}.${(cents % 100n).toString().padStart(2, '0')}`;
+}
