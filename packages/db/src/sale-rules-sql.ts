@@ -1,4 +1,4 @@
-import { SALE_LIMITS } from '@datasync/schemas';
+import { SALE_CSV_OPTIONAL_COLUMNS, SALE_CSV_REQUIRED_COLUMNS, SALE_LIMITS } from '@datasync/schemas';
 
 /**
  * The sale rule set of `packages/schemas/src/sale.ts` as one DuckDB query, for the CSV path: it
@@ -23,17 +23,8 @@ const PLAIN_DECIMAL = `'[0-9]+(\\.[0-9]+)?'`;
 const ISO_DATE = `'[0-9]{4}-[0-9]{2}-[0-9]{2}'`;
 const MAX_SAFE_INTEGER = '9007199254740991';
 
-/** The sale fields in the order validateSaleRecord reports them. */
-export const SALE_FIELDS = [
-  'id',
-  'date',
-  'user_id',
-  'product_name',
-  'quantity',
-  'unit_price',
-  'total_amount',
-  'region',
-] as const;
+/** The sale fields in the order validateSaleRecord reports them (the CSV columns, id first). */
+export const SALE_FIELDS = [...SALE_CSV_OPTIONAL_COLUMNS, ...SALE_CSV_REQUIRED_COLUMNS] as const;
 
 const jsTrim = (x: string) =>
   `regexp_replace(coalesce(${x}, ''), '^[${JS_SPACE}]+|[${JS_SPACE}]+$', '', 'g')`;

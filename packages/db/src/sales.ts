@@ -1,5 +1,5 @@
 import type { IngestJobResult, Sale, StoredReject } from '@datasync/schemas';
-import { type DuckDBConnection, listValue } from '@duckdb/node-api';
+import { type DuckDBAppender, type DuckDBConnection, listValue } from '@duckdb/node-api';
 import type { WriteContext } from './writer.js';
 
 /**
@@ -90,8 +90,8 @@ export async function commitSalesBatches(
     } else {
       // Nothing to merge: append straight into the table (no constraints to trip the Appender).
       await appendSales(conn, fresh, now);
-      await appendRejectsStaging(conn, fresh);
     }
+    await appendRejectsStaging(conn, fresh);
     await conn.run(MERGE[2]!, [now]);
     const ledger = await conn.createAppender('ingest_batches');
     for (const b of fresh) {
@@ -121,6 +121,21 @@ export async function commitSalesBatches(
   }));
 }
 
+/** The sale columns both targets share, in table order: source, external_id .. region, batch_id. */
+function appendSaleColumns(appender: DuckDBAppender, batch: SalesBatch, s: Sale): void {
+  appender.appendVarchar(batch.source);
+  if (s.id === null) appender.appendNull();
+  else appender.appendVarchar(s.id);
+  appender.appendVarchar(s.date);
+  appender.appendBigInt(BigInt(s.user_id));
+  appender.appendVarchar(s.product_name);
+  appender.appendInteger(s.quantity);
+  appender.appendVarchar(s.unit_price);
+  appender.appendVarchar(s.total_amount);
+  appender.appendVarchar(s.region);
+  appender.appendVarchar(batch.batchId);
+}
+
 async function appendSales(
   conn: DuckDBConnection,
   batches: readonly SalesBatch[],
@@ -129,16 +144,7 @@ async function appendSales(
   const sales = await conn.createAppender('sales');
   for (const batch of batches) {
     for (const s of batch.sales) {
-      sales.appendVarchar(batch.source);
-      sales.appendNull();
-      sales.appendVarchar(s.date);
-      sales.appendBigInt(BigInt(s.user_id));
-      sales.appendVarchar(s.product_name);
-      sales.appendInteger(s.quantity);
-      sales.appendVarchar(s.unit_price);
-      sales.appendVarchar(s.total_amount);
-      sales.appendVarchar(s.region);
-      sales.appendVarchar(batch.batchId);
+      appendSaleColumns(sales, batch, s);
       sales.appendVarchar(now);
       sales.endRow();
     }
@@ -147,29 +153,19 @@ async function appendSales(
   sales.closeSync();
 }
 
+/** Staging keeps the arrival order (seq) so the last occurrence of an id wins the merge. */
 async function appendStaging(conn: DuckDBConnection, batches: readonly SalesBatch[]): Promise<void> {
-  const sales = await conn.createAppender('staging_sales', 'main', 'temp');
+  const staging = await conn.createAppender('staging_sales', 'main', 'temp');
   let seq = 0n;
   for (const batch of batches) {
     for (const s of batch.sales) {
-      sales.appendBigInt(seq++);
-      sales.appendVarchar(batch.source);
-      if (s.id === null) sales.appendNull();
-      else sales.appendVarchar(s.id);
-      sales.appendVarchar(s.date);
-      sales.appendBigInt(BigInt(s.user_id));
-      sales.appendVarchar(s.product_name);
-      sales.appendInteger(s.quantity);
-      sales.appendVarchar(s.unit_price);
-      sales.appendVarchar(s.total_amount);
-      sales.appendVarchar(s.region);
-      sales.appendVarchar(batch.batchId);
-      sales.endRow();
+      staging.appendBigInt(seq++);
+      appendSaleColumns(staging, batch, s);
+      staging.endRow();
     }
   }
-  sales.flushSync();
-  sales.closeSync();
-  await appendRejectsStaging(conn, batches);
+  staging.flushSync();
+  staging.closeSync();
 }
 
 async function appendRejectsStaging(conn: DuckDBConnection, batches: readonly SalesBatch[]): Promise<void> {

@@ -5,6 +5,7 @@ import { tempDir } from '@datasync/runtime/testing';
 import { latestSaleDate, SALE_LIMITS, validateSales } from '@datasync/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CsvLayout, mergeCsvChunk, stageCsvChunk } from '../src/index.js';
+import { SALE_FIELDS } from '../src/sale-rules-sql.js';
 import { makeWriter } from './helpers.js';
 
 /**
@@ -15,16 +16,7 @@ import { makeWriter } from './helpers.js';
  * record at all, skipped like a blank line: that one has no JSON counterpart.)
  */
 
-const COLUMNS = [
-  'id',
-  'date',
-  'user_id',
-  'product_name',
-  'quantity',
-  'unit_price',
-  'total_amount',
-  'region',
-] as const;
+const COLUMNS = SALE_FIELDS;
 type Row = Partial<Record<(typeof COLUMNS)[number], string>>;
 
 const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toISOString().slice(0, 10);

@@ -254,18 +254,6 @@ export const SaleInput = z
   .describe('A sale in the upstream API format; numbers may be strings holding plain decimals');
 export type SaleInput = z.input<typeof SaleInput>;
 
-/** A validated sale as it travels in job data (already normalised; not re-validated). */
-export const StoredSale = z.object({
-  id: z.string().nullable(),
-  date: z.string(),
-  user_id: z.number().int(),
-  product_name: z.string(),
-  quantity: z.number().int(),
-  unit_price: z.string(),
-  total_amount: z.string(),
-  region: z.string(),
-});
-
 /**
  * A validated sale as it travels in ingest job data: a tuple in the column order below. Against
  * objects with repeated keys this halves the JSON the api writes, Redis stores and the worker
