@@ -4,6 +4,7 @@ export * from './errors.js';
 export * from './health.js';
 export { MIGRATIONS, type Migration, migrate, SCHEMA_VERSION } from './migrations.js';
 export * from './reports.js';
+export { SALE_FAST_VALUES_SQL, saleFastSql } from './sale-rules-sql.js';
 export * from './sales.js';
 export * from './sales-sync.js';
 export * from './users.js';

@@ -6,7 +6,7 @@ import { SALE_CSV_OPTIONAL_COLUMNS, SALE_CSV_REQUIRED_COLUMNS, SALE_LIMITS } fro
  * exactly what `validateSaleRecord` does, with the same field paths and messages (the parity test
  * in test/sale-rule-parity.test.ts feeds both the same cases).
  *
- * Two tiers keep it fast: a strict fast path (one regex per field, no trimming, canonical forms)
+ * Two tiers keep it fast: a strict fast path (saleFastSql: one regex per field, no trimming, canonical forms)
  * accepts the ordinary row; only rows it does not accept are trimmed and checked field by field,
  * which also normalises valid rows written loosely (" 7 ", "7.0", "1.500", padded names).
  * DuckDB evaluates a CASE branch only for the rows that reach it, so the slow tier costs nothing
@@ -63,14 +63,14 @@ const totalLimits = `WHEN ltrim(${whole('s_total_amount')}, '0') = '' AND ${sign
 const ERROR_COLUMNS = SALE_FIELDS.map((f) => `e_${f}`);
 
 /**
- * Validation over `source`, a query yielding the sale fields as VARCHAR columns named as
- * SALE_FIELDS (NULL when empty or absent). Binds `$latest` (latestSaleDate(), the same for every
- * row of an import). Yields the source's columns and: `valid`; the normalised values `v_date`,
- * `v_user_id`, `v_product_name`, `v_quantity`, `v_unit_price`, `v_total_amount`, `v_region`;
- * and per field `e_<field>` (NULL or the message), plus `e_sum` for the total check.
+ * The strict fast path as one condition over the sale fields (VARCHAR columns named as
+ * SALE_FIELDS; binds `$latest`): true for a row in canonical form that the rule set accepts, whose
+ * values are the plain casts of its cells (SALE_FAST_VALUES_SQL). A row it does not accept is not
+ * necessarily invalid: saleRulesSql checks it field by field. Both use this one condition, so an
+ * import can insert the fast rows straight from the file and run the full rules over the others.
  */
-export function saleRulesSql(source: string): string {
-  const fast = `coalesce(
+export function saleFastSql(): string {
+  return `coalesce(
       regexp_full_match(date, ${ISO_DATE}) AND NOT starts_with(date, '00') AND date <= $latest
       AND regexp_full_match(user_id, '[1-9][0-9]{0,14}')
       AND regexp_full_match(quantity, '[1-9][0-9]{0,5}|1000000')
@@ -78,28 +78,41 @@ export function saleRulesSql(source: string): string {
       AND regexp_full_match(total_amount, '[0-9]{1,16}(?:\\.[0-9]{1,2})?')
       AND regexp_full_match(product_name, '${TRIMMED_TEXT}') AND length(product_name) <= ${SALE_LIMITS.productNameMax}
       AND regexp_full_match(region, '${TRIMMED_TEXT}') AND length(region) <= ${SALE_LIMITS.regionMax}
-      AND (id IS NULL OR length(id) <= ${SALE_LIMITS.idMax}), false)`;
+      AND (id IS NULL OR length(id) <= ${SALE_LIMITS.idMax})
+      AND TRY_CAST(date AS DATE) IS NOT NULL AND TRY_CAST(total_amount AS DECIMAL(18,2)) > 0
+      AND abs(TRY_CAST(total_amount AS DECIMAL(18,2))
+        - TRY_CAST(quantity AS INTEGER) * TRY_CAST(unit_price AS DECIMAL(18,2))) <= 0.01, false)`;
+}
+
+/** The stored values of a row saleFastSql accepts, in the order of the sales columns date..region. */
+export const SALE_FAST_VALUES_SQL = `TRY_CAST(date AS DATE), TRY_CAST(user_id AS BIGINT), product_name,
+  TRY_CAST(quantity AS INTEGER), TRY_CAST(unit_price AS DECIMAL(18,2)), TRY_CAST(total_amount AS DECIMAL(18,2)), region`;
+
+/**
+ * Validation over `source`, a query yielding the sale fields as VARCHAR columns named as
+ * SALE_FIELDS (NULL when empty or absent). Binds `$latest` (latestSaleDate(), the same for every
+ * row of an import). Yields the source's columns and: `valid`; the normalised values `v_date`,
+ * `v_user_id`, `v_product_name`, `v_quantity`, `v_unit_price`, `v_total_amount`, `v_region`;
+ * and per field `e_<field>` (NULL or the message), plus `e_sum` for the total check.
+ */
+export function saleRulesSql(source: string): string {
   const slowText = (f: string) => `CASE WHEN NOT fast THEN ${jsTrim(f)} END AS s_${f}`;
   return `
-WITH candidate AS (
-  SELECT *, ${fast} AS fast_form FROM (${source})
+WITH fast_checked AS (
+  SELECT *, ${saleFastSql()} AS fast FROM (${source})
 ), fast_values AS (
   SELECT *,
-    CASE WHEN fast_form THEN TRY_CAST(date AS DATE) END AS f_date,
-    CASE WHEN fast_form THEN CAST(user_id AS BIGINT) END AS f_user_id,
-    CASE WHEN fast_form THEN CAST(quantity AS INTEGER) END AS f_quantity,
-    CASE WHEN fast_form THEN CAST(unit_price AS DECIMAL(18,2)) END AS f_unit_price,
-    CASE WHEN fast_form THEN CAST(total_amount AS DECIMAL(18,2)) END AS f_total_amount
-  FROM candidate
-), fast_checked AS (
-  SELECT *, coalesce(fast_form AND f_date IS NOT NULL AND f_total_amount > 0
-    AND abs(f_total_amount - f_quantity * f_unit_price) <= 0.01, false) AS fast
-  FROM fast_values
+    CASE WHEN fast THEN TRY_CAST(date AS DATE) END AS f_date,
+    CASE WHEN fast THEN TRY_CAST(user_id AS BIGINT) END AS f_user_id,
+    CASE WHEN fast THEN TRY_CAST(quantity AS INTEGER) END AS f_quantity,
+    CASE WHEN fast THEN TRY_CAST(unit_price AS DECIMAL(18,2)) END AS f_unit_price,
+    CASE WHEN fast THEN TRY_CAST(total_amount AS DECIMAL(18,2)) END AS f_total_amount
+  FROM fast_checked
 ), trimmed AS (
   SELECT *, ${SALE_FIELDS.filter((f) => f !== 'id')
     .map(slowText)
     .join(', ')}
-  FROM fast_checked
+  FROM fast_values
 ), field_errors AS (
   SELECT *,
     CASE WHEN NOT fast AND length(id) > ${SALE_LIMITS.idMax}
