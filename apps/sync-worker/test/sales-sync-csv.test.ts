@@ -154,6 +154,31 @@ describe('CSV import', () => {
     ]);
   });
 
+  it('the last occurrence of an id wins however its rows are written: canonical, loosely, or between rejected ones', async () => {
+    const t = setup({ rows: 1000, bytes: 1 << 20 });
+    const lines = [
+      'S-1,2026-01-02,1,Pen,1,2.00,2.00,EU', // line 2: canonical (inserted straight from the file)
+      'S-1,2026-01-02,1,Pen, 5 ,2.00,10.00,EU', // line 3: loosely written (through the whole rule set)
+      'S-9,2026-01-02,1,Pen,0,2.00,0.00,EU', // line 4: rejected
+      'S-2,2026-01-02,1,Pen,2.0,2.00,4.00,EU',
+      'S-2,2026-01-02,1,Pen,3,2.00,6.00,EU',
+      'S-3,2026-01-02,1,Pen,1,2.00,2.00,EU',
+      'S-3,2026-01-02,1,Pen,4.00,2.00,8.00,EU',
+      'S-4,2026-01-02,1,Pen,1,2.00,2.00,EU',
+    ];
+    const result = await t.run(t.file('mixed.csv', csvOf(lines)));
+    expect(result).toMatchObject({ received: 8, accepted: 7, rejected: 1, duplicates: 3, chunks: 1 });
+    const stored = await t.sales();
+    expect(stored.map((s) => [s.id, s.quantity, s.total_amount])).toEqual([
+      ['S-1', 5, '10.00'],
+      ['S-2', 3, '6.00'],
+      ['S-3', 4, '8.00'],
+      ['S-4', 1, '2.00'],
+    ]);
+    const rejects = await t.rejects(result.importId);
+    expect(rejects.items.map((r) => r.rowNumber)).toEqual([4]);
+  });
+
   it.each([
     [
       'not UTF-8',

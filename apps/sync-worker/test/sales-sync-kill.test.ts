@@ -10,7 +10,7 @@ afterEach(async () => {
   stack = null;
 });
 
-/** 750,000 rows (3 chunks of the default 250,000), every 1000th with a total that is off. */
+/** 750,000 rows (3 chunks of CSV_CHUNK_ROWS=250,000), every 1000th with a total that is off. */
 function bigCsv(rows: number): string {
   const lines = ['id,date,user_id,product_name,quantity,unit_price,total_amount,region'];
   for (let i = 0; i < rows; i++) {
@@ -26,7 +26,10 @@ function bigCsv(rows: number): string {
 
 describe('CSV import across a worker crash', () => {
   it('a sync-worker SIGKILLed in the middle of an import: the job resumes on another worker and stores every row once', async () => {
-    stack = await makeStack({ API_KEYS: `shop:ingest:${INGEST_KEY},ops:operator:${OPERATOR_KEY}` });
+    stack = await makeStack({
+      API_KEYS: `shop:ingest:${INGEST_KEY},ops:operator:${OPERATOR_KEY}`,
+      CSV_CHUNK_ROWS: '250000',
+    });
     const first = await stack.startWorker();
     const rows = 750_000;
     const accepted = await stack.app.inject({

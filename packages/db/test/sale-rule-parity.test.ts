@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { tempDir } from '@datasync/runtime/testing';
 import { latestSaleDate, SALE_LIMITS, validateSales } from '@datasync/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CsvLayout, mergeCsvChunk, stageCsvChunk } from '../src/index.js';
+import { type CsvLayout, importCsvChunk } from '../src/index.js';
 import { SALE_FIELDS } from '../src/sale-rules-sql.js';
 import { makeWriter } from './helpers.js';
 
@@ -151,16 +151,15 @@ async function csvVerdicts(rows: Row[]): Promise<Verdicts> {
   writeFileSync(file, `${lines.join('\r\n')}\r\n`);
   const layout: CsvLayout = { header: COLUMNS, positions: Object.fromEntries(COLUMNS.map((c, i) => [c, i])) };
   const importId = randomUUID();
-  const staged = await db.writer.read((conn) =>
-    stageCsvChunk(conn, { file, layout, latestDate: latestSaleDate(), table: 'parity' }),
-  );
   await db.writer.transaction((tx) =>
-    mergeCsvChunk(tx, staged, {
+    importCsvChunk(tx, {
+      file,
+      layout,
+      latestDate: latestSaleDate(),
       importId,
       source: `parity-${importId}`,
-      lines: { starts, offsets },
-      malformed: [],
-      withIds: true,
+      records: rows.length,
+      place: async () => ({ lines: { starts, offsets }, malformed: [] }),
     }),
   );
   return db.writer.read(async (conn) => {

@@ -89,6 +89,7 @@ export const EnvConfig = z.object({
   SALES_API_KEY: optionalText,
   SALES_API_TIMEOUT_MS: int(30_000, 100),
   SALES_API_MAX_RETRIES: int(5, 0, 50),
+  CSV_CHUNK_ROWS: int(500_000, 1000, 10_000_000),
 
   // Backups
   BACKUP_RETENTION_DAYS: int(30, 1),

@@ -1,16 +1,11 @@
 import { rm } from 'node:fs/promises';
 import {
-  type ChunkMerge,
+  type ChunkPlacement,
   type CsvImportRecord,
   type DatabaseWriter,
-  dropStagedChunk,
+  importCsvChunk,
   type MalformedRecord,
-  mergeCsvChunk,
   recordCsvChunk,
-  type StagedChunk,
-  StageLostError,
-  stageCsvChunk,
-  stagedTableName,
 } from '@datasync/db';
 import { CSV_SOURCE } from '@datasync/schemas';
 import type { Logger } from 'pino';
@@ -29,63 +24,57 @@ export interface ChunkContext {
 }
 
 /**
- * Commits one chunk file: DuckDB stages it (reads and validates it into memory, beside the
- * database), then one transaction writes its rows, its rejects and the ledger's progress. Staging
- * and committing are separate operations on the writer, so a process waiting for the lock gets it
- * between them or after the commit. If it got it between them, the staged table went with the
- * closed database: the chunk is staged again.
+ * Commits one chunk file in one transaction: DuckDB reads and validates it and writes its rows,
+ * its rejects and the ledger's progress together (importCsvChunk in packages/db).
  */
 export async function commitChunk(
   ctx: ChunkContext,
   chunk: ChunkPlan,
   path: string,
   last: boolean,
+  /** The chunk file is a copy, removed once committed (not the uploaded file itself). */
+  copy = true,
 ): Promise<CsvImportRecord> {
   const { writer, importId } = ctx;
-  if (chunk.records === 0) {
-    // Only blank lines after the last full chunk, or a file of a header only.
-    return writer.transaction((tx) =>
-      recordCsvChunk(tx, importId, { received: 0, accepted: 0, rejected: 0, duplicates: 0 }, last),
-    );
-  }
-  const table = stagedTableName(`${importId}_${chunk.index}`);
   try {
-    for (let attempt = 1; ; attempt++) {
-      const staged = await writer.read((conn) =>
-        stageCsvChunk(conn, { file: path, layout: ctx.info.layout, latestDate: ctx.latest, table }),
+    if (chunk.records === 0) {
+      // Only blank lines after the last full chunk, or a file of a header only.
+      return await writer.transaction((tx) =>
+        recordCsvChunk(tx, importId, { received: 0, accepted: 0, rejected: 0, duplicates: 0 }, last),
       );
-      const merge = await placeRows(path, ctx.info, chunk, staged, ctx.warnings);
-      try {
-        return await writer.transaction(async (tx) => {
-          const counts = await mergeCsvChunk(tx, staged, { ...merge, importId, source: CSV_SOURCE });
-          const received = staged.rows - staged.blank + staged.malformed.length;
-          return recordCsvChunk(tx, importId, { ...counts, received }, last);
-        });
-      } catch (error) {
-        if (!(error instanceof StageLostError) || attempt >= 5) throw error;
-        ctx.logger.debug({ chunk: chunk.index, attempt }, 'staged chunk lost to a handover; staging again');
-      }
     }
+    return await writer.transaction(async (tx) => {
+      const counts = await importCsvChunk(tx, {
+        file: path,
+        layout: ctx.info.layout,
+        latestDate: ctx.latest,
+        importId,
+        source: CSV_SOURCE,
+        records: chunk.records,
+        place: (read) => placeRows(path, ctx.info, chunk, read, ctx.warnings),
+      });
+      return recordCsvChunk(tx, importId, counts, last);
+    });
   } finally {
-    await writer.read((conn) => dropStagedChunk(conn, table)).catch(() => undefined);
-    await rm(path, { force: true });
+    if (copy) await rm(path, { force: true });
   }
 }
 
 /**
- * Maps the staged rows back to the file: the line of each (for rejects), and the records DuckDB
- * could not read (found by their byte position) with their text. Staged row k is the k-th record
- * of the chunk that DuckDB read, so it is record r once the unread records before it are counted.
+ * Maps the rows DuckDB read back to the file: the line of each (for rejects), and the records
+ * DuckDB could not read (found by their byte position) with their text. Read row k is the k-th
+ * record of the chunk that DuckDB read, so it is record r once the unread records before it are
+ * counted.
  */
 async function placeRows(
   path: string,
   info: CsvFileInfo,
   chunk: ChunkPlan,
-  staged: StagedChunk,
+  staged: { rows: number; malformed: MalformedRecord[] },
   warnings: string[],
-): Promise<Omit<ChunkMerge, 'importId' | 'source'>> {
+): Promise<ChunkPlacement> {
   const unread = new Set<number>();
-  const malformed: ChunkMerge['malformed'] = [];
+  const malformed: ChunkPlacement['malformed'] = [];
   if (staged.malformed.length > 0) {
     const spans = await recordSpans(path, info.headerBytes.length);
     for (const m of staged.malformed) {
@@ -123,7 +112,7 @@ async function placeRows(
       offsets.push(0);
     }
   }
-  return { lines: { starts, offsets }, malformed, withIds: info.layout.positions.id !== undefined };
+  return { lines: { starts, offsets }, malformed };
 }
 
 /**

@@ -6,7 +6,7 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ChunkLimits } from './csv-file.js';
 import { InvalidCsvFileError } from './csv-file.js';
-import { importSalesCsv } from './csv-import.js';
+import { DEFAULT_CHUNK_LIMITS, importSalesCsv } from './csv-import.js';
 import type { UpstreamClientOptions } from './upstream-client.js';
 import { UpstreamError } from './upstream-client.js';
 import { syncFromUpstream } from './upstream-sync.js';
@@ -16,7 +16,8 @@ export interface SalesSyncProcessorDeps {
   config: Pick<
     EnvConfig,
     'IMPORT_DIR' | 'SALES_API_URL' | 'SALES_API_KEY' | 'SALES_API_TIMEOUT_MS' | 'SALES_API_MAX_RETRIES'
-  >;
+  > &
+    Partial<Pick<EnvConfig, 'CSV_CHUNK_ROWS'>>;
   logger: Logger;
   csvLimits?: ChunkLimits;
   upstream?: Partial<UpstreamClientOptions>;
@@ -73,7 +74,10 @@ export function createSalesSyncProcessor(deps: SalesSyncProcessorDeps) {
           writer: deps.writer,
           logger: log,
           workDir: join(deps.config.IMPORT_DIR, '.chunks'),
-          ...(deps.csvLimits ? { limits: deps.csvLimits } : {}),
+          limits: deps.csvLimits ?? {
+            ...DEFAULT_CHUNK_LIMITS,
+            rows: deps.config.CSV_CHUNK_ROWS ?? DEFAULT_CHUNK_LIMITS.rows,
+          },
         },
         {
           importId: job.id!,
