@@ -6,7 +6,7 @@
  * lets the file be cut at record boundaries into chunks DuckDB reads one transaction at a time.
  *
  * Buffers without a quote (and outside a quoted field) take a fast path that jumps from newline
- * to newline with `indexOf`; the others go byte by byte.
+ * to newline with `indexOf`; the others jump from newline or quote to the next one.
  */
 
 const LF = 0x0a;
@@ -79,31 +79,58 @@ export class RecordScanner {
     this.afterQuote = false;
   }
 
+  /**
+   * The same rules as a byte-by-byte state machine, jumping with `indexOf` (native) from one
+   * newline or quote to the next: only those bytes, and the byte before a quote, decide anything.
+   */
   private scanBytes(buf: Uint8Array, base: number): void {
-    for (let i = 0; i < buf.length; i++) {
-      const b = buf[i]!;
+    const len = buf.length;
+    let i = 0;
+    /** The next quote at or after i (len when there is none). */
+    let quote = -1;
+    while (i < len) {
       if (this.inQuotes) {
-        if (b === QUOTE) {
-          this.inQuotes = false;
-          this.afterQuote = true;
-        } else if (b === LF) this.line++;
+        const close = buf.indexOf(QUOTE, i);
+        const end = close === -1 ? len : close;
+        for (let lf = buf.indexOf(LF, i); lf !== -1 && lf < end; lf = buf.indexOf(LF, lf + 1)) this.line++;
+        if (close === -1) return;
+        this.inQuotes = false;
+        this.afterQuote = true;
+        i = close + 1;
         continue;
       }
-      if (b === LF) {
-        this.line++;
-        this.finishRecord(base + i + 1, 1, i > 0 ? buf[i - 1]! : this.previousByte);
-        continue;
-      }
-      if (b === QUOTE && (this.afterQuote || this.fieldStart)) {
-        // Opens a quoted field, or (right after a closing quote) is an escaped quote inside it.
-        if (!this.afterQuote) this.quoteLine = this.line;
-        this.inQuotes = true;
+      if (this.afterQuote) {
         this.afterQuote = false;
-        this.fieldStart = false;
+        if (buf[i] === QUOTE) {
+          // `""` inside a quoted field: an escaped quote, the field goes on.
+          this.inQuotes = true;
+          this.fieldStart = false;
+          i++;
+          continue;
+        }
+      }
+      if (quote < i) {
+        quote = buf.indexOf(QUOTE, i);
+        if (quote === -1) quote = len;
+      }
+      const lf = buf.indexOf(LF, i);
+      if (lf !== -1 && lf < quote) {
+        this.line++;
+        this.finishRecord(base + lf + 1, 1, lf > 0 ? buf[lf - 1]! : this.previousByte);
+        i = lf + 1;
         continue;
       }
-      this.afterQuote = false;
-      this.fieldStart = b === COMMA;
+      if (quote === len) {
+        this.fieldStart = buf[len - 1] === COMMA;
+        return;
+      }
+      // A quote opens a field only at its start; elsewhere it is a character of the field.
+      if (quote === i ? this.fieldStart : buf[quote - 1] === COMMA) {
+        this.quoteLine = this.line;
+        this.inQuotes = true;
+      }
+      this.fieldStart = false;
+      i = quote + 1;
     }
   }
 
