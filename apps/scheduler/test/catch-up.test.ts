@@ -73,8 +73,11 @@ describe('catch-up on start', () => {
     const [scheduler] = await queues.get(QUEUES.health)!.getJobSchedulers();
     expect(scheduler!.next).toBeLessThan(Date.now());
     expect((await start()).caughtUp).toEqual([]);
+    // Only the scheduler's own iterations wait (on a loaded machine BullMQ has at times held the
+    // next one already: a CI run saw two); no catch-up run was added beside them.
     const pending = (await countTimetable(queues)).pending.filter((p) => p.queue === 'health');
-    expect(pending).toHaveLength(1);
-    expect(pending[0]!.schedule).toBe('health-check');
+    expect(pending.length).toBeGreaterThanOrEqual(1);
+    expect(pending.filter((p) => p.schedule !== 'health-check')).toEqual([]);
+    expect(pending.filter((p) => p.id.startsWith('catchup-'))).toEqual([]);
   });
 });
