@@ -1,3 +1,4 @@
+import { SALE_CSV_REQUIRED_COLUMNS } from '@datasync/schemas';
 import type { DuckDBConnection } from '@duckdb/node-api';
 
 /**
@@ -26,13 +27,7 @@ export async function tableRowCounts(conn: DuckDBConnection): Promise<Record<str
 /** The sales columns a record must have (CONTRACT.md "Records"; `id` is optional). */
 export const SALES_REQUIRED_COLUMNS = [
   'source',
-  'date',
-  'user_id',
-  'product_name',
-  'quantity',
-  'unit_price',
-  'total_amount',
-  'region',
+  ...SALE_CSV_REQUIRED_COLUMNS,
   'batch_id',
   'ingested_at',
 ] as const;

@@ -55,15 +55,19 @@ export class LocalBackupStore {
     }
   }
 
-  /** Complete backups only: a valid manifest and its data file (the manifest is written last). */
-  async list(): Promise<BackupManifest[]> {
-    let entries: string[];
+  /** The names in the backup folder; none when it does not exist yet. */
+  private async entries(): Promise<string[]> {
     try {
-      entries = await readdir(this.dir);
+      return await readdir(this.dir);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
     }
+  }
+
+  /** Complete backups only: a valid manifest and its data file (the manifest is written last). */
+  async list(): Promise<BackupManifest[]> {
+    const entries = await this.entries();
     const manifests: BackupManifest[] = [];
     for (const entry of entries) {
       if (entry.startsWith('.') || !entry.endsWith(MANIFEST_SUFFIX)) continue;
@@ -147,13 +151,7 @@ export class LocalBackupStore {
    * manifest. Only called under the backup-ops lock, so nothing here is another job's work.
    */
   async removeLeftovers(): Promise<string[]> {
-    let entries: string[];
-    try {
-      entries = await readdir(this.dir);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw error;
-    }
+    const entries = await this.entries();
     const names = new Set(entries);
     const leftovers = entries.filter(
       (entry) =>

@@ -70,23 +70,23 @@ async function placeRows(
   path: string,
   info: CsvFileInfo,
   chunk: ChunkPlan,
-  staged: { rows: number; malformed: MalformedRecord[] },
+  read: { rows: number; malformed: MalformedRecord[] },
   warnings: string[],
 ): Promise<ChunkPlacement> {
   const unread = new Set<number>();
   const malformed: ChunkPlacement['malformed'] = [];
-  if (staged.malformed.length > 0) {
+  if (read.malformed.length > 0) {
     const spans = await recordSpans(path, info.headerBytes.length);
-    for (const m of staged.malformed) {
+    for (const m of read.malformed) {
       const found = await findRecord(path, spans, m);
       if (!found || unread.has(found.r)) continue;
       unread.add(found.r);
       malformed.push({ line: lineOf(chunk, found.r), raw: found.text, message: m.message });
     }
   }
-  if (staged.rows + unread.size !== chunk.records || unread.size !== staged.malformed.length) {
+  if (read.rows + unread.size !== chunk.records || unread.size !== read.malformed.length) {
     warnings.push(
-      `chunk ${chunk.index}: DuckDB read ${staged.rows} records and skipped ${staged.malformed.length} where ${chunk.records} were expected; line numbers of its rejects may be off`,
+      `chunk ${chunk.index}: DuckDB read ${read.rows} records and skipped ${read.malformed.length} where ${chunk.records} were expected; line numbers of its rejects may be off`,
     );
   }
   const starts: number[] = [];

@@ -126,14 +126,7 @@ export async function importSalesCsv(deps: CsvImportDeps, job: CsvImportJob): Pr
   const checkpointRows = deps.checkpointRows ?? DEFAULT_CHECKPOINT_ROWS;
   let sinceCheckpoint = 0;
   const todo = info.chunks.filter((c) => c.index >= record.chunksDone);
-  const ctx = {
-    writer: deps.writer,
-    logger: deps.logger,
-    importId: job.importId,
-    info,
-    latest,
-    warnings,
-  };
+  const ctx = { writer: deps.writer, logger: deps.logger, importId: job.importId, info, latest, warnings };
   // The next chunk file is copied while the current one commits. Staging is not done ahead: a
   // read in flight would keep the writer from handing the lock to a waiting process.
   // A file of one chunk without a BOM is read where it is: it is its own chunk file.
