@@ -31,7 +31,7 @@ const metrics = new Metrics('backup-worker');
 const { writer } = createWriterFromConfig(config, {
   redis: lockRedis,
   logger: logger.child({ component: 'writer' }),
-  observer: writerObserver(metrics),
+  observer: writerObserver(metrics, lockRedis),
 });
 const opsLock = new WriterLock({
   redis: lockRedis,

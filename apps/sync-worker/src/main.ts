@@ -5,10 +5,13 @@ import {
   createRedis,
   disconnectAll,
   installShutdown,
+  LEADER_KEYS,
+  Leadership,
   loadConfigOrExit,
   Metrics,
   MetricsPublisher,
   startQueueWorker,
+  workersFollowingLead,
   writerObserver,
 } from '@datasync/runtime';
 import { QUEUES } from '@datasync/schemas';
@@ -34,7 +37,7 @@ const publisher = new MetricsPublisher({ redis: connection, metrics }).start();
 const { writer } = createWriterFromConfig(config, {
   redis: lockRedis,
   logger: logger.child({ component: 'writer' }),
-  observer: writerObserver(metrics),
+  observer: writerObserver(metrics, lockRedis),
 });
 
 const committer = new GroupCommitter({
@@ -43,7 +46,9 @@ const committer = new GroupCommitter({
   maxRows: config.GROUP_COMMIT_MAX_ROWS,
   maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS,
 });
-const deps = { connection, config, logger };
+// Every queue worker waits for the lead: a second sync-worker is a standby for availability and
+// takes no job (so no DuckDB handover) until the leader is gone (docs/operations.md, Scaling).
+const deps = { connection, config, logger, autorun: false };
 const workers: Worker[] = [
   startQueueWorker(QUEUES.ingest, createIngestProcessor(committer), {
     ...deps,
@@ -63,10 +68,20 @@ const workers: Worker[] = [
   }),
 ];
 
+const leadership = new Leadership({
+  redis: lockRedis,
+  key: LEADER_KEYS.syncWorker,
+  leaseMs: config.WRITER_LOCK_LEASE_MS,
+  logger: logger.child({ component: 'leadership' }),
+  ...workersFollowingLead(workers, logger),
+}).start();
+
 installShutdown(logger, [
   { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
   { name: 'group-commit', close: () => committer.drain() },
   { name: 'database', close: () => writer.close() },
+  // Last: the standby takes over at once, and finds the database closed and the lock free.
+  { name: 'leadership', close: () => leadership.close() },
   { name: 'metrics', close: () => publisher.close() },
   { name: 'redis', close: () => disconnectAll([connection, lockRedis]) },
 ]);

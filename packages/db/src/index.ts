@@ -11,3 +11,4 @@ export * from './users.js';
 export * from './writer.js';
 export * from './writer-from-config.js';
 export * from './writer-lock.js';
+export { fileLockHolder } from './writer-open.js';

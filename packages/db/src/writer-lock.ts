@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
+import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { LockTimeoutError } from './errors.js';
 
@@ -83,6 +84,8 @@ export class WriterLock extends EventEmitter<WriterLockEvents> {
   private held: LockGrant | null = null;
   private renewTimer: NodeJS.Timeout | null = null;
   private closed = false;
+  /** This lock's entry among the stack's openers of the file (see noteFileOpen). */
+  private readonly opener = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
 
   constructor(options: WriterLockOptions) {
     super();
@@ -172,6 +175,42 @@ export class WriterLock extends EventEmitter<WriterLockEvents> {
   async waiters(): Promise<number> {
     const [, queueKey, beatKey] = this.keys();
     return (await this.redis.eval(WAITERS, 2, queueKey!, beatKey!, Date.now(), this.waiterTtlMs)) as number;
+  }
+
+  /**
+   * Records that this process has the DuckDB file open, so a later holder kept out of the file can
+   * tell one of the stack's own processes (paused, still closing) from an outside reader. Whoever
+   * opens the file read-write has it alone, so every other entry is a leftover and goes.
+   */
+  async noteFileOpen(): Promise<void> {
+    const entry = JSON.stringify({ pid: process.pid, host: hostname(), at: new Date().toISOString() });
+    await this.redis
+      .multi()
+      .del(`${this.key}:openers`)
+      .hset(`${this.key}:openers`, this.opener, entry)
+      .exec()
+      .catch(() => undefined);
+  }
+
+  async noteFileClosed(): Promise<void> {
+    await this.redis.hdel(`${this.key}:openers`, this.opener).catch(() => undefined);
+  }
+
+  /**
+   * Whether the process DuckDB names as holding the file is one of the stack's (it noted the file
+   * open and has not closed it). Without a PID (another PID namespace), any other open entry counts.
+   */
+  async isStackHolder(pid: number | null): Promise<boolean> {
+    const entries = await this.redis.hgetall(`${this.key}:openers`).catch(() => ({}));
+    return Object.entries(entries).some(([field, text]) => {
+      if (field === this.opener) return false;
+      if (pid === null) return true;
+      try {
+        return (JSON.parse(text) as { pid?: number }).pid === pid;
+      } catch {
+        return false;
+      }
+    });
   }
 
   async release(): Promise<void> {

@@ -1,9 +1,8 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
-import { DatabaseFatalError, isFatalDuckDbError, isFileLockError, LockLostError } from './errors.js';
+import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { DatabaseFatalError, isFatalDuckDbError, LockLostError } from './errors.js';
 import { migrate } from './migrations.js';
 import type { LockGrant, WriterLock } from './writer-lock.js';
+import { openDatabaseFile } from './writer-open.js';
 
 /** The slice of a pino logger the writer needs. */
 export interface WriterLogger {
@@ -13,10 +12,17 @@ export interface WriterLogger {
   error(obj: object, msg: string): void;
 }
 
-/** Hooks for metrics: lock wait and hold durations in milliseconds. */
+/** Hooks for metrics: lock wait and hold durations in milliseconds, and an outside file holder. */
 export interface WriterObserver {
   lockWaited?(ms: number): void;
   lockHeld?(ms: number): void;
+  /**
+   * A process outside the stack keeps the lease holder from the file (repeated about every second
+   * while it lasts), or null once the file is open again.
+   */
+  outsideHolder?(
+    holder: { pid: number | null; program: string | null; path: string; since: string } | null,
+  ): void;
 }
 
 export interface DatabaseWriterOptions {
@@ -27,7 +33,10 @@ export interface DatabaseWriterOptions {
   idleReleaseMs?: number;
   /** How often a holder looks for waiting processes. */
   handoverCheckMs?: number;
-  /** How long to keep retrying DuckDB's file lock after winning the lease (a paused old holder). */
+  /**
+   * How long to keep retrying DuckDB's file lock held by another datasync process after winning
+   * the lease (a paused old holder). A process outside the stack is waited for without a limit.
+   */
   openTimeoutMs?: number;
   /** DuckDB settings, e.g. { threads: '2', memory_limit: '2GB' }. */
   duckdbOptions?: Record<string, string>;
@@ -209,27 +218,9 @@ export class DatabaseWriter {
   }
 
   private async openDuckDb(): Promise<void> {
-    const { path, logger, openTimeoutMs } = this.options;
-    mkdirSync(dirname(path), { recursive: true });
-    const started = Date.now();
-    let delay = 25;
-    for (;;) {
-      try {
-        this.instance = await DuckDBInstance.create(path, this.options.duckdbOptions ?? {});
-        break;
-      } catch (error) {
-        // A paused or dying previous holder still has the file open: wait for DuckDB's own lock.
-        if (!isFileLockError(error) || Date.now() - started > openTimeoutMs) throw error;
-        if (!(await this.options.lock.confirm()))
-          throw new LockLostError('writer lease lost while waiting for the file');
-        logger.debug(
-          { waitedMs: Date.now() - started },
-          'database file still locked by another process; retrying',
-        );
-        await sleep(delay);
-        delay = Math.min(delay * 2, 500);
-      }
-    }
+    const { path, lock, logger, observer, openTimeoutMs, duckdbOptions } = this.options;
+    this.instance = await openDatabaseFile({ path, lock, logger, observer, openTimeoutMs, duckdbOptions });
+    await lock.noteFileOpen();
     this.conn = await this.instance.connect();
     const applied = await migrate(this.conn);
     if (applied.length) logger.info({ migrations: applied }, 'database migrated');
@@ -312,6 +303,7 @@ export class DatabaseWriter {
     conn?.disconnectSync();
     for (const read of this.readConns.splice(0)) read.disconnectSync();
     instance.closeSync();
+    await this.options.lock.noteFileClosed();
   }
 
   private async releaseLock(reason: string): Promise<void> {

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { spawnNode, tempDir, waitFor } from '@datasync/runtime/testing';
+import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { commitSalesBatches, salesTotals } from '../src/index.js';
+import { commitSalesBatches, DatabaseWriter, salesTotals, WriterLock } from '../src/index.js';
 import { makeBatch, makeSale, makeWriter } from './helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -168,5 +169,91 @@ describe('a stale lock holder', () => {
         .map((r) => r.batch_id),
     );
     expect(batches).toEqual(['after-pause']);
+  });
+});
+
+describe('a process outside the stack holding the file', () => {
+  it('is named and published while the writer waits past its open timeout without failing; the write lands once it closes the file', async () => {
+    const { writer, path, lockKey, redis } = setup();
+    await writer.transaction((tx) => commitSalesBatches(tx, [makeBatch('before', 10)]));
+    await writer.close(); // the file is free, as after an idle release
+    const reader = spawnNode(join(import.meta.dirname, 'fixtures/read-only-holder.mjs'), { DB_PATH: path });
+    cleanups.push(() => reader.kill('SIGKILL'));
+    await reader.waitForOutput(/holding/);
+
+    const warnings: { obj: object; msg: string }[] = [];
+    const published: ({ pid: number | null; program: string | null } | null)[] = [];
+    const blocked = new DatabaseWriter({
+      path,
+      lock: new WriterLock({ redis, key: lockKey, leaseMs: 2_000 }),
+      logger: {
+        debug() {},
+        info() {},
+        error() {},
+        warn: (obj: object, msg: string) => void warnings.push({ obj, msg }),
+      },
+      idleReleaseMs: 0,
+      // Shorter than the hold below: before, the write failed with DuckDB's lock error here.
+      openTimeoutMs: 500,
+      observer: { outsideHolder: (h) => void published.push(h) },
+    });
+    cleanups.push(() => blocked.close());
+    const write = blocked.transaction((tx) => commitSalesBatches(tx, [makeBatch('while-held', 10, 10)]));
+    let settled = false;
+    void write.finally(() => (settled = true)).catch(() => undefined);
+    await waitFor(() => published.length > 0, { what: 'the outside holder to be published' });
+    await new Promise((r) => setTimeout(r, 1_500)); // past openTimeoutMs (500 ms)
+    expect(settled).toBe(false);
+    expect(warnings[0]?.msg).toMatch(new RegExp(`PID ${reader.child.pid}\\) outside datasync`));
+    expect(warnings[0]?.obj).toMatchObject({ pid: reader.child.pid, path });
+    expect(published[0]).toMatchObject({ pid: reader.child.pid, program: expect.stringMatching(/node/) });
+
+    reader.kill('SIGTERM');
+    await reader.exited();
+    const [result] = await write;
+    expect(result).toMatchObject({ stored: 10, duplicate: false });
+    expect(published.at(-1)).toBeNull();
+    expect((await blocked.read((c) => salesTotals(c))).rows).toBe(20);
+  });
+
+  it('a paused datasync holder is not taken for an outside process', async () => {
+    const { lockKey, path } = setup();
+    const { redisUrl } = await import('./inject.js');
+    const holder = spawnNode(join(import.meta.dirname, 'fixtures/commit-batches.mjs'), {
+      REDIS_URL: redisUrl,
+      DB_PATH: path,
+      LOCK_KEY: lockKey,
+      BATCHES: '1',
+      LEASE_MS: '1000',
+      PAUSE_IN_TX_MS: '1500',
+    });
+    cleanups.push(() => holder.kill('SIGKILL'));
+    await holder.waitForOutput(/in-transaction/);
+    holder.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 2_000)); // its lease (1 s) runs out while it is stopped
+    const warnings: string[] = [];
+    const published: unknown[] = [];
+    const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+    cleanups.push(() => redis.disconnect());
+    const next = new DatabaseWriter({
+      path,
+      lock: new WriterLock({ redis, key: lockKey, leaseMs: 1_000 }),
+      logger: {
+        debug() {},
+        info() {},
+        error() {},
+        warn: (_o: object, msg: string) => void warnings.push(msg),
+      },
+      idleReleaseMs: 0,
+      observer: { outsideHolder: (h) => void published.push(h) },
+    });
+    cleanups.push(() => next.close());
+    const mine = next.transaction((tx) => commitSalesBatches(tx, [makeBatch('after-pause', 10)]));
+    await new Promise((r) => setTimeout(r, 1_000));
+    holder.kill('SIGCONT');
+    const [result] = await mine;
+    expect(result?.stored).toBe(10);
+    expect(warnings.filter((m) => /outside datasync/.test(m))).toEqual([]);
+    expect(published).toEqual([]);
   });
 });

@@ -1,5 +1,6 @@
 export * from './alerts/index.js';
 export * from './config.js';
+export * from './leadership.js';
 export * from './local-redis.js';
 export * from './logger.js';
 export * from './metrics.js';
@@ -8,3 +9,4 @@ export * from './queues.js';
 export * from './redis.js';
 export * from './schedules.js';
 export * from './shutdown.js';
+export * from './writer-status.js';

@@ -14,6 +14,12 @@ import {
   Registry,
 } from 'prom-client';
 import { LAST_SUCCESS_KEY } from './schedules.js';
+import {
+  clearOutsideHolder,
+  type OutsideHolder,
+  publishOutsideHolder,
+  readOutsideHolder,
+} from './writer-status.js';
 
 /**
  * Every datasync metric, defined once. Each process builds one `Metrics`; the workers publish
@@ -120,12 +126,24 @@ function fileSize(path: string): number {
   }
 }
 
-/** `DatabaseWriter`'s observer: lock wait and hold times into the histograms. */
-export function writerObserver(metrics: Metrics) {
+/**
+ * `DatabaseWriter`'s observer: lock wait and hold times into the histograms; with `redis`, a
+ * process outside the stack that keeps the writer from the file is published for the health
+ * check, /metrics and the alert (writer-status.ts). The writer repeats it about every second.
+ */
+export function writerObserver(metrics: Metrics, redis?: Redis) {
   const labels = { process: metrics.processName };
+  const blocked = `${metrics.processName}:${hostname()}:${process.pid}`;
   return {
     lockWaited: (ms: number) => metrics.lockWait.observe(labels, ms / 1000),
     lockHeld: (ms: number) => metrics.lockHold.observe(labels, ms / 1000),
+    outsideHolder: (holder: Omit<OutsideHolder, 'blocked'> | null) => {
+      if (!redis) return;
+      const write = holder
+        ? publishOutsideHolder(redis, { ...holder, blocked }, 5_000)
+        : clearOutsideHolder(redis);
+      void write.catch(() => undefined);
+    },
   };
 }
 
@@ -262,6 +280,20 @@ export function apiMetrics(queues: Map<QueueName, Queue>, redis: Redis): Metrics
         if (at > 0) this.set({ job: jobName }, Math.max(0, (Date.now() - at) / 1000));
       },
     });
+  new Gauge({
+    name: 'datasync_database_outside_holder_seconds',
+    help: 'Seconds a process outside datasync (pid, program) has kept the writer from the DuckDB file',
+    labelNames: ['pid', 'program'] as const,
+    registers: [metrics.registry],
+    aggregator: 'max',
+    async collect() {
+      this.reset();
+      const holder = await readOutsideHolder(redis).catch(() => null);
+      if (!holder) return;
+      const seconds = Math.max(0, (Date.now() - Date.parse(holder.since)) / 1000);
+      this.set({ pid: String(holder.pid ?? 'unknown'), program: holder.program ?? 'unknown' }, seconds);
+    },
+  });
   age('datasync_last_sync_age_seconds', 'Seconds since the last successful sales sync job', 'sales-sync');
   age('datasync_last_backup_age_seconds', 'Seconds since the newest backup was made', 'backup');
   return metrics;

@@ -20,13 +20,29 @@ export interface QueueWorkerOptions {
    * schedule is still active is skipped (and recorded) instead of running twice.
    */
   scheduled?: { metrics?: Metrics | undefined };
+  /** false: the worker takes no job until `run()`/`resume()` (a standby replica; see Leadership). */
+  autorun?: boolean;
 }
 
 /**
  * A BullMQ worker on one queue with the stack's conventions: a log line at job start and at finish
  * with its duration, a loud line when a job fails for good, lock duration from config (a job whose
  * process stops renewing it is redelivered after it).
+ *
+ * A killed worker's job is back in the queue once its lock ran out and a stalled check ran: at
+ * most lockDuration + stalledInterval after the kill, so the check runs every half lock (10 s +
+ * 5 s by default: within the writer lease). A shorter lock is safe against double processing (a
+ * blocked event loop, bullmq 3183): the ingest ledger and the import ledgers make a re-run a no-op.
  */
+/** Job lock and stall detection for every worker of the stack (see startQueueWorker). */
+export function queueWorkerTimings(config: Pick<EnvConfig, 'WORKER_LOCK_DURATION_MS'>) {
+  return {
+    lockDuration: config.WORKER_LOCK_DURATION_MS,
+    stalledInterval: Math.max(250, Math.floor(config.WORKER_LOCK_DURATION_MS / 2)),
+    maxStalledCount: 2,
+  };
+}
+
 export function startQueueWorker(
   queue: QueueName,
   processor: JobProcessor,
@@ -58,9 +74,8 @@ export function startQueueWorker(
       connection: options.connection,
       prefix: QUEUE_PREFIX,
       concurrency: options.concurrency ?? 1,
-      lockDuration: options.config.WORKER_LOCK_DURATION_MS,
-      stalledInterval: options.config.WORKER_LOCK_DURATION_MS,
-      maxStalledCount: 2,
+      ...queueWorkerTimings(options.config),
+      autorun: options.autorun ?? true,
     },
   );
   worker.on('failed', (job, error) => {

@@ -79,7 +79,7 @@ export const EnvConfig = z.object({
   WRITER_LOCK_IDLE_RELEASE_MS: int(5_000, 0).describe('an idle holder closes the database after this'),
   JOB_ATTEMPTS: int(8, 1, 100),
   JOB_BACKOFF_MS: int(1_000, 10),
-  WORKER_LOCK_DURATION_MS: int(30_000, 500),
+  WORKER_LOCK_DURATION_MS: int(10_000, 500),
   INGEST_CONCURRENCY: int(32, 1, 1000).describe('ingest jobs a sync-worker holds for group commit'),
   GROUP_COMMIT_MAX_ROWS: int(50_000, 1),
   GROUP_COMMIT_MAX_WAIT_MS: int(10, 0),

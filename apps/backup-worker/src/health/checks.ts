@@ -8,7 +8,7 @@ import {
   salesRuleViolations,
   tableRowCounts,
 } from '@datasync/db';
-import { readLastSuccess } from '@datasync/runtime';
+import { describeOutsideHolder, readLastSuccess, readOutsideHolder } from '@datasync/runtime';
 import type { EnvConfig, HealthCheckItem, HealthStatus, QueueName } from '@datasync/schemas';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -57,8 +57,34 @@ export interface DatabaseFindings {
   lastCommit: string | null;
 }
 
-/** One read (one turn of the writer lock) for every database check. */
+/**
+ * One read (one turn of the writer lock) for every database check. A process outside the stack
+ * that holds the file fails the check at once, named, from the record the kept-out writer
+ * publishes: waiting on the file here would only queue behind it.
+ */
 export async function inspectDatabase(deps: HealthDeps): Promise<DatabaseFindings> {
+  const heldOutside = async () => {
+    const holder = await readOutsideHolder(deps.redis).catch(() => null);
+    return holder ? describeOutsideHolder(holder, (deps.now ?? Date.now)()) : null;
+  };
+  const now = await heldOutside();
+  if (now) throw new Error(now);
+  let done = false;
+  const read = readDatabase(deps).finally(() => {
+    done = true;
+  });
+  const watch = async (): Promise<never> => {
+    while (!done) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      const held = done ? null : await heldOutside();
+      if (held) throw new Error(held);
+    }
+    return new Promise<never>(() => undefined);
+  };
+  return Promise.race([read, watch()]);
+}
+
+async function readDatabase(deps: HealthDeps): Promise<DatabaseFindings> {
   const started = performance.now();
   return deps.writer.read(async (conn) => {
     await conn.run('SELECT 1');

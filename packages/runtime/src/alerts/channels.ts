@@ -6,7 +6,8 @@ export type AlertKind =
   | 'backup-failed'
   | 'job-out-of-retries'
   | 'health-check-failed'
-  | 'schedule-missed';
+  | 'schedule-missed'
+  | 'database-held-outside';
 
 /** One incident to tell people about. `key` names the incident: the cool-down is per key. */
 export interface Alert {

@@ -7,6 +7,7 @@ import type { Metrics } from '../metrics.js';
 import { QUEUE_PREFIX } from '../queues.js';
 import { recordLastSuccess } from '../schedules.js';
 import type { Alerter } from './alerter.js';
+import { OutsideHolderWatch } from './outside-holder.js';
 import { alertForCompletedJob, alertForFailedJob, type FinishedJob } from './triggers.js';
 
 export const MONITOR_KEYS = {
@@ -59,9 +60,12 @@ export class OperationsMonitor {
   private missedSeen = new Set<string>();
   private leading = false;
   private closed = false;
+  private holderWatch: OutsideHolderWatch;
 
   constructor(private readonly options: OperationsMonitorOptions) {
     this.leaseMs = options.leaseMs ?? 15_000;
+    const { connection: redis, alerter, logger } = options;
+    this.holderWatch = new OutsideHolderWatch({ redis, alerter, logger });
   }
 
   get isLeader(): boolean {
@@ -165,6 +169,7 @@ export class OperationsMonitor {
     const interval = this.options.watchIntervalMs ?? 60_000;
     this.watchTimer = setInterval(() => void this.checkScheduleWindows(), interval);
     this.watchTimer.unref();
+    this.holderWatch.start();
     logger.info({ queues: [...queues.keys()] }, 'operations monitor leads: watching jobs and the timetable');
   }
 
@@ -173,6 +178,7 @@ export class OperationsMonitor {
     this.leading = false;
     if (this.watchTimer) clearInterval(this.watchTimer);
     if (this.cursorTimer) clearInterval(this.cursorTimer);
+    this.holderWatch.stop();
     this.watchTimer = null;
     this.cursorTimer = null;
     const events = this.events.splice(0);

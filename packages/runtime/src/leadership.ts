@@ -1,0 +1,130 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+
+/** Leases of process roles where one replica works and the others stand by. */
+export const LEADER_KEYS = {
+  /** string: the sync-worker that takes DuckDB work; the others stand by (docs/operations.md, Scaling). */
+  syncWorker: 'datasync:leader:sync-worker',
+} as const;
+
+const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0`;
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
+export interface LeadershipOptions {
+  redis: Redis;
+  key: string;
+  /** A leader that stops renewing (killed, frozen) loses the lead within this. */
+  leaseMs: number;
+  logger: Logger;
+  /** Called when this process takes the lead: start working. */
+  onLead: () => Promise<void> | void;
+  /** Called when this process lost the lead (renewal refused): stop taking work. */
+  onStandby: () => Promise<void> | void;
+  /** How often a standby looks for a free lease; default a tenth of the lease (at least 100 ms). */
+  pollMs?: number;
+}
+
+/**
+ * One replica of a role leads, the others stand by: a lease in Redis (SET NX PX with a random
+ * token, renewed every third of the lease, released by compare-and-delete). Two sync-workers that
+ * both took ingest jobs would hand the DuckDB file to each other between transactions (close,
+ * checkpoint, reopen each time); with a leader, the standby takes no work until the leader is
+ * gone, and then takes over within the lease. Safety never rests on this lease: the writer lock
+ * and the ingest ledger still stop a second writer and a double commit.
+ */
+export class Leadership {
+  readonly token = `${hostname()}:${process.pid}:${randomUUID()}`;
+  private timer: NodeJS.Timeout | null = null;
+  private leading = false;
+  private closed = false;
+  private ticking: Promise<void> = Promise.resolve();
+  private readonly pollMs: number;
+
+  constructor(private readonly options: LeadershipOptions) {
+    this.pollMs = Math.max(100, options.pollMs ?? Math.floor(options.leaseMs / 10));
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  start(): this {
+    if (this.timer || this.closed) return this;
+    this.schedule(0);
+    return this;
+  }
+
+  private schedule(ms: number): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      this.ticking = this.tick().finally(() => {
+        this.schedule(this.leading ? Math.max(50, Math.floor(this.options.leaseMs / 3)) : this.pollMs);
+      });
+    }, ms);
+    this.timer.unref();
+  }
+
+  private async tick(): Promise<void> {
+    const { redis, key, leaseMs, logger } = this.options;
+    try {
+      if (this.leading) {
+        const renewed = await redis.eval(RENEW, 1, key, this.token, leaseMs);
+        if (renewed !== 1) {
+          this.leading = false;
+          logger.warn({ key }, 'lost the lead (lease expired or taken over): standing by');
+          await this.options.onStandby();
+        }
+        return;
+      }
+      const won = await redis.set(key, this.token, 'PX', leaseMs, 'NX');
+      if (won === 'OK' && !this.closed) {
+        this.leading = true;
+        logger.info({ key }, 'leading: taking jobs');
+        await this.options.onLead();
+      }
+    } catch (error) {
+      // Redis unreachable: keep the current role; the next tick tries again.
+      logger.warn({ key, err: (error as Error).message }, 'leadership lease check failed');
+    }
+  }
+
+  /** Stops renewing and gives up the lead at once, so a standby takes over without waiting for the lease. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    await this.ticking.catch(() => undefined);
+    this.leading = false;
+    await this.options.redis.eval(RELEASE, 1, this.options.key, this.token).catch(() => undefined);
+  }
+}
+
+/**
+ * Hooks for `Leadership` that run BullMQ workers (made with `autorun: false`) only while leading.
+ * A standby still runs each worker's stalled-job check, so a dead leader's jobs go back to the
+ * queue after the job lock (WORKER_LOCK_DURATION_MS) whoever is alive, not when a new leader starts.
+ */
+export function workersFollowingLead(workers: Worker[], logger: Logger) {
+  const checkStalled = (worker: Worker) =>
+    void worker
+      .startStalledCheckTimer()
+      .catch((error: Error) =>
+        logger.warn({ queue: worker.name, err: error.message }, 'stalled check failed'),
+      );
+  for (const worker of workers) checkStalled(worker);
+  return {
+    onLead: () => {
+      for (const worker of workers) worker.resume();
+    },
+    onStandby: async () => {
+      await Promise.all(workers.map((worker) => worker.pause()));
+      for (const worker of workers) checkStalled(worker);
+    },
+  };
+}
