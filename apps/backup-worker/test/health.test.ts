@@ -1,8 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { commitSalesBatches, DatabaseWriter, WriterLock } from '@datasync/db';
-import { createAllQueues, LAST_SUCCESS_KEY, QUEUE_PREFIX } from '@datasync/runtime';
-import { isolatedRedisUrl, tempDir } from '@datasync/runtime/testing';
+import {
+  type Alert,
+  Alerter,
+  createAllQueues,
+  LAST_SUCCESS_KEY,
+  Metrics,
+  OperationsMonitor,
+  QUEUE_PREFIX,
+  readOutsideHolder,
+  writerObserver,
+} from '@datasync/runtime';
+import { isolatedRedisUrl, spawnNode, tempDir, waitFor } from '@datasync/runtime/testing';
 import { type HealthCheckResult, parseEnvConfig, QUEUES } from '@datasync/schemas';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -142,5 +152,76 @@ describe('the health check', () => {
     expect(checks['failed jobs']!.status).toBe('ok');
     expect(['warn', 'fail']).toContain(checks['disk free']!.status);
     await redis.del(lockKey);
+  });
+
+  it('a process outside the stack holding the file fails the database check at once, naming it, and raises one alert until it goes', async () => {
+    const { deps, writer, redis, queues, lockKey } = await makeHealth();
+    await writer.transaction((tx) => commitSalesBatches(tx, [salesBatch('b1', 30)]));
+    await waitFor(() => !writer.isOpen, { what: 'the idle release' });
+    const reader = spawnNode(
+      join(import.meta.dirname, '../../../packages/db/test/fixtures/read-only-holder.mjs'),
+      { DB_PATH: deps.config.DATABASE_PATH },
+    );
+    onCleanup(() => reader.kill('SIGKILL'));
+    await reader.waitForOutput(/holding/);
+
+    const alerts: Alert[] = [];
+    const metrics = new Metrics('backup-worker');
+    const alerter = new Alerter({
+      redis,
+      channels: [{ name: 'test', send: async (alert) => void alerts.push(alert) }],
+      cooldownMs: 60_000,
+      logger: quietLogger,
+      metrics,
+    });
+    const monitor = new OperationsMonitor({
+      connection: redis,
+      queues,
+      alerter,
+      metrics,
+      logger: quietLogger,
+      scheduleGraceMs: 3_600_000,
+      leaseMs: 1_000,
+    }).start();
+    onCleanup(() => monitor.close());
+
+    // The sync-worker's writer, kept out of the file, publishes who holds it.
+    const ingest = new DatabaseWriter({
+      path: deps.config.DATABASE_PATH,
+      lock: new WriterLock({ redis, key: lockKey, leaseMs: 1_500 }),
+      logger: quietLogger,
+      idleReleaseMs: 200,
+      observer: writerObserver(new Metrics('sync-worker'), redis),
+    });
+    onCleanup(() => ingest.close());
+    const write = ingest.transaction((tx) => commitSalesBatches(tx, [salesBatch('b2', 20)]));
+    await waitFor(() => readOutsideHolder(redis), { what: 'the outside holder record' });
+
+    const held = await runHealthCheck(deps);
+    const pid = reader.child.pid;
+    expect(held.status).toBe('fail');
+    expect(byName(held).database).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(
+        new RegExp(`PID ${pid}\\), a process outside datasync, holds the database file`),
+      ),
+    });
+    expect(byName(held).database!.detail).toMatch(/fuser -v .*never open the live file/);
+    await waitFor(() => alerts.length > 0, { what: 'the alert' });
+    await new Promise((r) => setTimeout(r, 2_500)); // still held: no second alert
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]).toMatchObject({
+      kind: 'database-held-outside',
+      title: expect.stringContaining(`PID ${pid}`),
+    });
+
+    reader.kill('SIGTERM');
+    await reader.exited();
+    expect((await write)[0]).toMatchObject({ stored: 20 });
+    expect(await readOutsideHolder(redis)).toBeNull();
+    const after = await runHealthCheck(deps);
+    expect(byName(after).database!.status).toBe('ok');
+    expect(byName(after)['row counts']!.detail).toMatch(/sales 50/);
+    expect(alerts).toHaveLength(1);
   });
 });

@@ -123,7 +123,8 @@ export function workersFollowingLead(workers: Worker[], logger: Logger) {
       for (const worker of workers) worker.resume();
     },
     onStandby: async () => {
-      await Promise.all(workers.map((worker) => worker.pause()));
+      // Take no new job; the ones under way finish (their commits still pass the writer lock).
+      await Promise.all(workers.map((worker) => worker.pause(true)));
       for (const worker of workers) checkStalled(worker);
     },
   };
