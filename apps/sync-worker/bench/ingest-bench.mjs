@@ -1,9 +1,11 @@
 // End-to-end ingest benchmark: HTTP -> queue -> committed in DuckDB, 1,000-row batches from
 // several concurrent clients, against the real api and sync-worker processes (built dist) and a
 // redis-server of its own (appendfsync always, as the stack runs it). In the same run: the raw
-// DuckDB Appender rate for the same rows, the ratio, and receipt latency p50/p99 at half the peak.
+// DuckDB Appender rate for the same rows, the ratio, receipt latency p50/p99 at half the peak,
+// and one against two sync-workers (a leader and a standby): rows/s, writer lock handovers/s and
+// receipt latency, alternated BENCH_ROUNDS times so machine noise hits both alike.
 //
-//   node apps/sync-worker/bench/ingest-bench.mjs            (BENCH_SECONDS=20 BENCH_CLIENTS=8)
+//   node apps/sync-worker/bench/ingest-bench.mjs   (BENCH_SECONDS=20 BENCH_CLIENTS=8 BENCH_ROUNDS=2)
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -19,6 +21,7 @@ const root = join(here, '..', '..', '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const CLIENTS = Number(process.env.BENCH_CLIENTS ?? 8);
 const ROWS = 1000;
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
 
 function sales(n, offset) {
   const out = [];
@@ -203,11 +206,15 @@ async function e2e(dir, phase) {
     WRITER_LOCK_IDLE_RELEASE_MS: '0',
   };
   const api = startProcess(join(root, 'apps/api/dist/main.js'), env);
-  const worker = startProcess(join(root, 'apps/sync-worker/dist/main.js'), env);
+  // Info level for the workers: the writer lock's acquire and release lines are counted.
+  const workers = Array.from({ length: phase.workers ?? 1 }, () =>
+    startProcess(join(root, 'apps/sync-worker/dist/main.js'), { ...env, LOG_LEVEL: 'info' }),
+  );
   const { Queue } = await import('bullmq');
   const queue = new Queue('ingest', { connection: { url: redis.url }, prefix: 'datasync' });
   await waitFor(async () => /datasync api:/.test(api.output()));
-  await waitFor(async () => (await queue.getWorkersCount()) > 0);
+  await waitFor(async () => workers.every((w) => /sync-worker started/.test(w.output())));
+  await waitFor(async () => workers.some((w) => /leading: taking jobs/.test(w.output())));
   const started = performance.now();
   const result = await load({
     port,
@@ -224,15 +231,21 @@ async function e2e(dir, phase) {
   const committedSeconds = (performance.now() - started) / 1000;
   const cpu = {
     api: cpuSeconds(api.child.pid),
-    worker: cpuSeconds(worker.child.pid),
+    worker: workers.reduce((sum, w) => sum + cpuSeconds(w.child.pid), 0),
     redis: cpuSeconds(redis.process.pid),
   };
+  // A handover is a release while work went on (not the shutdown's own release).
+  const releases = workers.flatMap(
+    (w) => w.output().match(/"reason":"(?!shutdown)[^"]*"[^\n]*writer lock released/g) ?? [],
+  );
   const counts = await queue.getJobCounts('failed', 'completed');
   await queue.close();
-  worker.child.kill('SIGTERM');
+  for (const w of workers) w.child.kill('SIGTERM');
   api.child.kill('SIGTERM');
   await Promise.all(
-    [api, worker].map((p) => new Promise((r) => (p.child.exitCode !== null ? r() : p.child.once('exit', r)))),
+    [api, ...workers].map(
+      (p) => new Promise((r) => (p.child.exitCode !== null ? r() : p.child.once('exit', r))),
+    ),
   );
   const { rows } = await countRows(env.DATABASE_PATH);
   await redis.stop();
@@ -244,13 +257,27 @@ async function e2e(dir, phase) {
     loadSeconds,
     committedSeconds,
     rowsPerSecond: rows / committedSeconds,
+    handoversPerSecond: releases.length / committedSeconds,
+    committers: workers.filter((w) => /writer lock acquired/.test(w.output())).length,
   };
 }
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return (s[Math.floor((s.length - 1) / 2)] + s[Math.ceil((s.length - 1) / 2)]) / 2;
+};
 
 const dir = mkdtempSync(join(tmpdir(), 'datasync-bench-'));
 try {
   const raw = await rawAppenderRate(dir, sales(ROWS, 0));
-  const peak = await e2e(dir, { name: 'peak', seconds: SECONDS });
+  // One and two sync-workers alternately, so the shared machine's noise falls on both.
+  const one = [];
+  const two = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    one.push(await e2e(dir, { name: `one-${r}`, seconds: SECONDS, workers: 1 }));
+    two.push(await e2e(dir, { name: `two-${r}`, seconds: SECONDS, workers: 2 }));
+  }
+  const peak = one.reduce((best, p) => (p.rowsPerSecond > best.rowsPerSecond ? p : best));
   const half = await e2e(dir, {
     name: 'half',
     seconds: Math.max(5, Math.round(SECONDS / 2)),
@@ -270,7 +297,18 @@ try {
   console.log(
     `  receipt latency at half   p50 ${half.p50.toFixed(1)} ms, p99 ${half.p99.toFixed(1)} ms  (${fmt(half.rowsPerSecond)} rows/s offered)`,
   );
-  console.log(JSON.stringify({ bench: 'ingest', raw, peak, half }));
+  const row = (label, runs) =>
+    console.log(
+      `  ${label} ${fmt(median(runs.map((p) => p.rowsPerSecond)))} rows/s, ${median(runs.map((p) => p.handoversPerSecond)).toFixed(2)} lock handovers/s, receipt p50 ${median(runs.map((p) => p.p50)).toFixed(1)} ms, p99 ${median(runs.map((p) => p.p99)).toFixed(1)} ms  (runs: ${runs.map((p) => fmt(p.rowsPerSecond)).join(', ')}; ${runs.map((p) => p.committers).join(', ')} committing)`,
+    );
+  console.log(`\none vs two sync-workers (${ROUNDS} alternated rounds of ${SECONDS}s, medians)`);
+  row('one sync-worker ', one);
+  row('two sync-workers', two);
+  const ratios = one.map((p, i) => two[i].rowsPerSecond / p.rowsPerSecond);
+  console.log(
+    `  two / one                 ${((median(two.map((p) => p.rowsPerSecond)) / median(one.map((p) => p.rowsPerSecond))) * 100).toFixed(1)}% (per round: ${ratios.map((x) => `${(x * 100).toFixed(1)}%`).join(', ')})`,
+  );
+  console.log(JSON.stringify({ bench: 'ingest', raw, peak, half, one, two }));
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

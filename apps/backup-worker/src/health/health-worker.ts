@@ -1,4 +1,10 @@
-import { beginScheduledRun, type Closable, type Metrics, QUEUE_PREFIX } from '@datasync/runtime';
+import {
+  beginScheduledRun,
+  type Closable,
+  type Metrics,
+  QUEUE_PREFIX,
+  queueWorkerTimings,
+} from '@datasync/runtime';
 import { type EnvConfig, HEALTH_CHECK_JOB, HealthCheckJobData, QUEUES } from '@datasync/schemas';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -64,9 +70,7 @@ export function startHealthWorker(
       connection: deps.connection,
       prefix: QUEUE_PREFIX,
       concurrency: 1,
-      lockDuration: deps.config.WORKER_LOCK_DURATION_MS,
-      stalledInterval: deps.config.WORKER_LOCK_DURATION_MS,
-      maxStalledCount: 2,
+      ...queueWorkerTimings(deps.config),
     },
   );
   worker.on('error', (error) => log.error({ err: error.message }, 'worker error'));
