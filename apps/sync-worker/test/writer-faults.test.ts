@@ -173,4 +173,26 @@ describe('a second sync-worker (issue 17) and a killed one (issue 11, item 14)',
     expect(totals.totalAmount).toBe(sumOf(records));
     expect(longest).toBeLessThan(15_000 + 10_000); // the lease plus a generous margin
   }, 120_000);
+
+  it('a leader stopped with SIGTERM gives the lead up at once: the standby takes over without waiting for the lease', async () => {
+    stack = await makeStack({ WRITER_LOCK_LEASE_MS: '15000' });
+    const a = await stack.startWorker();
+    await a.waitForOutput(/leading: taking jobs/);
+    const b = await stack.startWorker();
+    const before = sales(300);
+    expect((await stack.post(before, {}, '?wait=true')).statusCode).toBe(202);
+    a.kill('SIGTERM');
+    expect((await a.exited()).code).toBe(0);
+    const stoppedAt = Date.now();
+    // Well inside the 15 s lease: only a released lead is taken this early.
+    await b.waitForOutput(/leading: taking jobs/, 10_000);
+    console.log(
+      `SIGTERM of the leader: the standby led ${logTime(b.output(), /leading: taking jobs/) - stoppedAt} ms after it exited`,
+    );
+    const after = sales(300, 300);
+    expect((await stack.post(after, {}, '?wait=true')).json()).toMatchObject({ committed: true });
+    const totals = await stack.totals();
+    expect(totals.rows).toBe(600);
+    expect(totals.totalAmount).toBe(sumOf([...before, ...after]));
+  });
 });
