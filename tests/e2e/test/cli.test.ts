@@ -3,7 +3,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { datasync, datasyncOnPty, type Stack, startStack } from './stack.js';
+import { datasync, datasyncOnPty, STACK_PROCESSES, type Stack, startStack } from './stack.js';
 import { keyValues } from './tour-expectations.js';
 
 /**
@@ -232,6 +232,11 @@ describe('Ctrl-C in the terminal', () => {
     const stopped = await stack.stop();
     const output = plain(stack.output());
     expect(stopped, output.slice(-3000)).toMatchObject({ code: 0, survivors: [], redisAnswers: false });
+    for (const p of STACK_PROCESSES)
+      expect(
+        stopped.processes.some((x) => p.test(x)),
+        String(p),
+      ).toBe(true);
     expect(output).toMatch(/\[datasync\] stopping \(SIGINT\)/);
     expect(output).toMatch(/^sync-worker\s+\| \[\d\d:\d\d:\d\d\.\d{3}\] INFO: stopped/m);
     expect(output).toMatch(/\[datasync\] stopped$/m);

@@ -28,7 +28,9 @@ export interface Stack {
 export interface StopResult {
   code: number | null;
   signal: NodeJS.Signals | null;
-  /** Processes of the stack (supervisor, apps, redis-server) still alive after it exited. */
+  /** The stack's processes seen while it ran (supervisor, apps, redis-server): pid and command. */
+  processes: string[];
+  /** Those still alive after the supervisor exited. */
   survivors: string[];
   redisAnswers: boolean;
 }
@@ -43,7 +45,7 @@ function userEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-/** The stack's processes: every descendant of the one we spawned, found by parent pid. */
+/** The stack's processes: the one we spawned and its descendants, found by parent pid. */
 function descendants(root: number): Map<number, string> {
   const table = execFileSync('ps', ['-eo', 'pid=,ppid=,args='], { encoding: 'utf8' });
   const rows = table
@@ -52,6 +54,8 @@ function descendants(root: number): Map<number, string> {
     .filter((m): m is RegExpMatchArray => m !== null)
     .map((m) => ({ pid: Number(m[1]), ppid: Number(m[2]), args: m[3]! }));
   const found = new Map<number, string>();
+  const self = rows.find((row) => row.pid === root);
+  if (self) found.set(root, self.args);
   const queue = [root];
   while (queue.length) {
     const parent = queue.shift()!;
@@ -153,8 +157,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const result = await exited;
       // The apps are reparented when the supervisor exits: give a straggler a moment to show itself.
       await new Promise((r) => setTimeout(r, 200));
+      const processes = [...pids].map(([pid, args]) => `${pid} ${args}`);
       const survivors = [...pids].filter(([pid]) => alive(pid)).map(([pid, args]) => `${pid} ${args}`);
-      return { ...result, survivors, redisAnswers: await redisAnswers(redisPort) };
+      return { ...result, processes, survivors, redisAnswers: await redisAnswers(redisPort) };
     })();
     return stopped;
   };
@@ -201,17 +206,31 @@ export interface Run {
   stderr: string;
 }
 
-/** A command run to its end, its output kept apart (stdout, stderr). */
+/**
+ * A command run to its end, its output kept apart (stdout, stderr). One that hangs is killed with
+ * its process group after `timeoutMs` (exit code null), so a stuck command fails its test instead
+ * of the whole run.
+ */
 export function runCommand(
   file: string,
   args: string[],
   env: Record<string, string>,
-  input?: string,
+  options: { input?: string; timeoutMs?: number } = {},
 ): Promise<Run> {
+  const timeoutMs = options.timeoutMs ?? 120_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(file, args, { cwd: ROOT, env: userEnv(env), stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
+    const child = spawn(file, args, {
+      cwd: ROOT,
+      env: userEnv(env),
+      stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
+    });
+    const timer = setTimeout(() => {
+      stderr += `\n(killed: still running after ${timeoutMs} ms)\n`;
+      process.kill(-child.pid!, 'SIGKILL');
+    }, timeoutMs);
     child.stdout.on('data', (d: Buffer) => {
       stdout += d.toString();
     });
@@ -219,8 +238,11 @@ export function runCommand(
       stderr += d.toString();
     });
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(input ?? '');
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.end(options.input ?? '');
   });
 }
 
@@ -243,4 +265,12 @@ export async function datasyncOnPty(stack: Stack, args: string[]): Promise<Run> 
   return { ...run, stdout: run.stdout.replace(/\r/g, '') };
 }
 
-export { waitFor };
+/** What a clean stop means, whichever way the stack was started. */
+export const STACK_PROCESSES = [
+  /scripts\/start\.mjs/,
+  /apps\/api\/dist\/main\.js/,
+  /apps\/sync-worker\/dist\/main\.js/,
+  /apps\/backup-worker\/dist\/main\.js/,
+  /apps\/scheduler\/dist\/main\.js/,
+  /redis-server/,
+];

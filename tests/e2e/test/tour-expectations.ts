@@ -244,3 +244,21 @@ export const TOUR_EXPECTATIONS: TourExpectation[] = [
     },
   },
 ];
+
+/**
+ * The README commands with no expectation (or more than one), and the expectations whose command
+ * is gone: both must be empty, so the README and this file change together.
+ */
+export function uncovered(
+  commands: readonly { text: string }[],
+  expectations: readonly { key: string }[] = TOUR_EXPECTATIONS,
+): { commands: string[]; expectations: string[] } {
+  return {
+    commands: commands
+      .filter((c) => expectations.filter((e) => c.text.includes(e.key)).length !== 1)
+      .map((c) => c.text),
+    expectations: expectations
+      .filter((e) => commands.filter((c) => c.text.includes(e.key)).length !== 1)
+      .map((e) => e.key),
+  };
+}
