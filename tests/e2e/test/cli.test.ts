@@ -111,6 +111,21 @@ describe('the datasync CLI against the running stack', () => {
     expect(keyValues(seen)).toMatchObject({ received: '5', accepted: '4', rejected: '1', duplicates: '0' });
     ids.csvJob = seen.match(/^sales-sync completed \(job (\S+)\)$/m)?.[1];
     expect(await salesCount()).toBe(4);
+    // The summary's hint, followed as a person would: the quarantined row with its reason.
+    const hint = seen.match(/^rejected rows: GET (\/v1\/rejects\?importId=\S+)$/m)?.[1];
+    expect(hint, seen).toBeDefined();
+    const res = await fetch(`${stack.base}${hint}`, {
+      headers: { authorization: `Bearer ${stack.keys.operator}` },
+    });
+    const body = await res.text();
+    expect(res.status, body).toBe(200);
+    const rejects = JSON.parse(body) as {
+      total: number;
+      items: { raw: string; reasons: { message: string }[] }[];
+    };
+    expect(rejects.total, body).toBe(1);
+    expect(rejects.items[0]!.raw, body).toContain('CSV-4');
+    expect(rejects.items[0]!.reasons.map((r) => r.message).join('; '), body).toMatch(/total_amount/);
   });
 
   it('sync-sales --api pulls the upstream API (key sent, bad record quarantined); exit 0', async () => {
@@ -131,6 +146,17 @@ describe('the datasync CLI against the running stack', () => {
     expect(await salesCount()).toBe(6);
   });
 
+  it("GET /v1/rejects (the tour's command) lists the CSV's and the upstream's quarantined rows", async () => {
+    const res = await fetch(`${stack.base}/v1/rejects?limit=10`, {
+      headers: { authorization: `Bearer ${stack.keys.operator}` },
+    });
+    const body = await res.text();
+    expect(res.status, body).toBe(200);
+    const rejects = JSON.parse(body) as { total: number; items: { raw: string }[] };
+    expect(rejects.total, body).toBe(2);
+    expect(rejects.items.map((r) => r.raw).join('\n'), body).toMatch(/CSV-4[\s\S]*UP-3|UP-3[\s\S]*CSV-4/);
+  });
+
   it('import-users with every row valid: created, summary, exit 0', async () => {
     const file = join(stack.dir, 'users.csv');
     writeFileSync(
@@ -143,6 +169,18 @@ describe('the datasync CLI against the running stack', () => {
     expect(keyValues(run.stdout)).toMatchObject({ rows: '2', created: '2', rejected: '0' });
     expect(run.stdout).toMatch(/^2\s+alice\s+created$/m);
     expect(run.stdout).not.toMatch(/Correct-Horse/);
+  });
+
+  it("import-users with bad rows: exit 2, and GET /v1/rejects lists them beside the sales'", async () => {
+    const run = await datasync(stack, ['import-users', 'scripts/examples/users.csv']);
+    expect(run.code, run.stdout + run.stderr).toBe(2);
+    expect(keyValues(run.stdout)).toMatchObject({ rows: '4', created: '2', rejected: '2' });
+    const res = await fetch(`${stack.base}/v1/rejects?limit=10`, {
+      headers: { authorization: `Bearer ${stack.keys.operator}` },
+    });
+    const body = await res.text();
+    expect(res.status, body).toBe(200);
+    expect((JSON.parse(body) as { total: number }).total, body).toBe(4);
   });
 
   it('backup, then backups lists it verified with its checksum; exit 0', async () => {
