@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
-import { join } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import {
   ensurePnpm,
   ensureRedisServer,
@@ -32,6 +32,11 @@ env.IMPORT_DIR ??= './data/imports';
 env.PORT ??= '3000';
 // DuckDB and argon2 share libuv's thread pool with everything else: give it room (duckdb-node-neo 325).
 env.UV_THREADPOOL_SIZE ??= '16';
+// Readable log lines for a person at a terminal, JSON for machines (LOG_FILE is always JSON). The
+// apps' stdout is a pipe to this supervisor, so it decides for them from its own (LOG_FORMAT=auto).
+if (!env.LOG_FORMAT?.trim() || env.LOG_FORMAT.trim() === 'auto') {
+  env.LOG_FORMAT = process.stdout.isTTY && !env.CI ? 'pretty' : 'json';
+}
 
 const { startLocalRedis } = await import(join(ROOT, 'packages/runtime/dist/index.js'));
 
@@ -64,9 +69,14 @@ if (await answers(env.REDIS_URL)) {
     );
   }
   ensureRedisServer();
-  log(`starting redis-server on ${url.host} (AOF, appendfsync always, noeviction; data in ./data/redis)`);
+  // Beside the DuckDB file (./data/redis by default), so one DATABASE_PATH moves all the state.
+  const redisDir = join(dirname(resolve(ROOT, env.DATABASE_PATH)), 'redis');
+  const shown = relative(ROOT, redisDir);
+  log(
+    `starting redis-server on ${url.host} (AOF, appendfsync always, noeviction; data in ${shown.startsWith('..') ? redisDir : `./${shown}`})`,
+  );
   localRedis = await startLocalRedis({
-    dir: join(ROOT, 'data', 'redis'),
+    dir: redisDir,
     port: Number(url.port || 6379),
     appendfsync: 'always',
     detached: true,

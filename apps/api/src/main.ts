@@ -10,7 +10,11 @@ import { loadApiKeys } from './auth/api-keys.js';
 import { createApiDeps } from './deps.js';
 
 const config = loadConfigOrExit('api');
-const logger = createLogger('api', { level: config.LOG_LEVEL, file: config.LOG_FILE });
+const logger = createLogger('api', {
+  level: config.LOG_LEVEL,
+  file: config.LOG_FILE,
+  format: config.LOG_FORMAT,
+});
 
 let keys: ReturnType<typeof loadApiKeys>;
 try {

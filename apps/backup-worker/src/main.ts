@@ -19,7 +19,11 @@ import { s3StoreFromConfig } from './backup/s3-store.js';
 import { startOperations } from './health/operations.js';
 
 const config = loadConfigOrExit('backup-worker');
-const logger = createLogger('backup-worker', { level: config.LOG_LEVEL, file: config.LOG_FILE });
+const logger = createLogger('backup-worker', {
+  level: config.LOG_LEVEL,
+  file: config.LOG_FILE,
+  format: config.LOG_FORMAT,
+});
 
 const connection = createRedis(config.REDIS_URL, 'worker');
 const lockRedis = createRedis(config.REDIS_URL, 'worker');

@@ -11,7 +11,11 @@ import { TimetableScheduler } from './scheduler.js';
 import { type ConfiguredSchedule, configuredTimetable, TimetableError } from './timetable.js';
 
 const config = loadConfigOrExit('scheduler');
-const logger = createLogger('scheduler', { level: config.LOG_LEVEL, file: config.LOG_FILE });
+const logger = createLogger('scheduler', {
+  level: config.LOG_LEVEL,
+  file: config.LOG_FILE,
+  format: config.LOG_FORMAT,
+});
 
 let schedules: ConfiguredSchedule[];
 try {

@@ -23,7 +23,11 @@ import { createSalesSyncProcessor } from './sales-sync/sales-sync-processor.js';
 import { createUserImportProcessor } from './user-import/user-import-processor.js';
 
 const config = loadConfigOrExit('sync-worker');
-const logger = createLogger('sync-worker', { level: config.LOG_LEVEL, file: config.LOG_FILE });
+const logger = createLogger('sync-worker', {
+  level: config.LOG_LEVEL,
+  file: config.LOG_FILE,
+  format: config.LOG_FORMAT,
+});
 
 const connection = createRedis(config.REDIS_URL, 'worker');
 const lockRedis = createRedis(config.REDIS_URL, 'worker');

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -83,5 +84,54 @@ setInterval(() => undefined, 1000);
     const lines = after.toString('utf8').trim().split('\n');
     expect(lines.map((l) => JSON.parse(l).msg)).toEqual(['after rotation']);
     expect(readFileSync(`${file}.1`, 'utf8').trim().split('\n')).toHaveLength(50);
+  });
+});
+
+describe('LOG_FORMAT: readable lines for people, JSON for machines', () => {
+  const script = (dir: string, format: string) => {
+    const path = join(dir, 'log.mjs');
+    writeFileSync(
+      path,
+      `import { createLogger } from ${JSON.stringify(RUNTIME)};
+const logger = createLogger('api', { level: 'info', file: process.env.LOG_FILE, format: ${JSON.stringify(format)} });
+logger.info({ jobId: 'j7', password: 'hunter2' }, 'job finished');
+logger.flush();
+setTimeout(() => process.exit(0), 100);
+`,
+    );
+    return path;
+  };
+
+  it('pretty: one readable line on stdout, secrets redacted; LOG_FILE still gets JSON', async () => {
+    const dir = tempDir('datasync-logpretty-');
+    cleanups.push(dir.cleanup);
+    const file = join(dir.path, 'api.log');
+    const child = spawnNode(script(dir.path, 'pretty'), { LOG_FILE: file });
+    expect((await child.exited()).code).toBe(0);
+    expect(child.output()).toMatch(
+      /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: job finished \{"jobId":"j7","password":"\[redacted\]"\}\n$/,
+    );
+    const line = await waitFor(() => readFileSync(file, 'utf8').trim());
+    expect(JSON.parse(line)).toMatchObject({ name: 'api', msg: 'job finished', password: '[redacted]' });
+  });
+
+  it('auto: JSON when stdout is a pipe, readable lines when it is a terminal (a pty)', async () => {
+    const dir = tempDir('datasync-logauto-');
+    cleanups.push(dir.cleanup);
+    const path = script(dir.path, 'auto');
+    const piped = spawnNode(path, {});
+    expect((await piped.exited()).code).toBe(0);
+    expect(JSON.parse(piped.output())).toMatchObject({ name: 'api', msg: 'job finished' });
+    // util-linux `script` runs the process on a pseudo-terminal, as a person's terminal is.
+    const onPty = spawnSync('script', ['-qefc', `${JSON.stringify(process.execPath)} ${path}`, '/dev/null'], {
+      encoding: 'utf8',
+    });
+    expect(onPty.status).toBe(0);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: removing terminal colour codes is the point
+    const seen = onPty.stdout.replace(/\x1b\[[0-9;]*m/g, '').replace(/\r/g, '');
+    expect(seen).toMatch(
+      /^\[\d\d:\d\d:\d\d\.\d{3}\] INFO: job finished \{"jobId":"j7","password":"\[redacted\]"\}$/m,
+    );
+    expect(seen).not.toContain('{"level"');
   });
 });

@@ -122,6 +122,11 @@ export const EnvConfig = z.object({
     .pipe(z.enum(['fatal', 'error', 'warn', 'warning', 'info', 'debug', 'trace', 'silent']))
     .transform((v) => (v === 'warning' ? 'warn' : v)),
   LOG_FILE: optionalText,
+  LOG_FORMAT: z
+    .enum(['auto', 'pretty', 'json', ''])
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? 'auto' : v))
+    .describe('stdout: pretty lines on a terminal (auto), or always pretty/json; LOG_FILE is always JSON'),
 
   // Health checks and the timetable's watch
   SCHEDULE_GRACE_MINUTES: int(30, 1).describe('a scheduled run this late without starting alerts'),
