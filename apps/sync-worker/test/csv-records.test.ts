@@ -6,10 +6,17 @@ const CR = 0x0d;
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 
-type Found = { records: [number, number, number][]; unclosed: number | null };
+type Endings = { lf: number; crlf: number; cr: number };
+type Found = {
+  records: [number, number, number][];
+  unclosed: number | null;
+  endings?: Endings;
+  /** Starts of the records with text after a closing quote. */
+  badQuotes?: number[];
+};
 
 /**
- * The oracle: the same quote rules written the plain way, one byte at a time over the whole file
+ * The oracle: the same quote and line-end rules written the plain way, one byte at a time over the whole file
  * from `start` (the scanner jumps between newlines and quotes, buffer by buffer).
  */
 function referenceRecords(bytes: Uint8Array, start: number): Found {
@@ -21,11 +28,21 @@ function referenceRecords(bytes: Uint8Array, start: number): Found {
   let recordLine = 1;
   let line = 1;
   let quoteLine = 0;
+  const endings = { lf: 0, crlf: 0, cr: 0 };
+  const badQuotes: number[] = [];
+  let bad = false;
   const finish = (end: number, newline: number) => {
+    if (newline === 1) {
+      if (bytes[end - 1] === CR) endings.cr++;
+      else if (bytes[end - 2] === CR && end - 2 >= start) endings.crlf++;
+      else endings.lf++;
+    }
     const content = end - recordStart - newline;
     if (content > 1 || (content === 1 && bytes[end - newline - 1] !== CR)) {
       records.push([recordStart, end, recordLine]);
+      if (bad) badQuotes.push(recordStart);
     }
+    bad = false;
     recordStart = end;
     recordLine = line;
     fieldStart = true;
@@ -33,29 +50,38 @@ function referenceRecords(bytes: Uint8Array, start: number): Found {
   };
   for (let i = start; i < bytes.length; i++) {
     const b = bytes[i];
+    // A CR alone is a line end too (universal newlines); in a CRLF the LF ends the line.
+    const loneCr = b === CR && bytes[i + 1] !== LF;
     if (inQuotes) {
       if (b === QUOTE) [inQuotes, afterQuote] = [false, true];
-      else if (b === LF) line++;
-    } else if (b === LF) {
+      else if (b === LF || loneCr) line++;
+    } else if (b === LF || loneCr) {
       line++;
       finish(i + 1, 1);
     } else if (b === QUOTE && (afterQuote || fieldStart)) {
       if (!afterQuote) quoteLine = line;
       [inQuotes, afterQuote, fieldStart] = [true, false, false];
     } else {
+      if (afterQuote && b !== COMMA && b !== CR) bad = true;
       afterQuote = false;
       fieldStart = b === COMMA;
     }
   }
   if (inQuotes) return { records, unclosed: quoteLine };
   finish(bytes.length, 0);
-  return { records, unclosed: null };
+  return { records, unclosed: null, endings, badQuotes };
 }
 
 /** Feeds `bytes` to a scanner in pieces of the given sizes; what it found. */
 function scan(bytes: Buffer, start: number, pieces: number[]): Found {
   const records: [number, number, number][] = [];
-  const sink: RecordSink = { record: (from, end, line) => records.push([from, end, line]) };
+  const badQuotes: number[] = [];
+  const sink: RecordSink = {
+    record: (from, end, line, bad) => {
+      records.push([from, end, line]);
+      if (bad) badQuotes.push(from);
+    },
+  };
   const scanner = new RecordScanner(sink, start, 1);
   let at = start;
   for (const size of pieces) {
@@ -69,7 +95,7 @@ function scan(bytes: Buffer, start: number, pieces: number[]): Found {
     if (error instanceof UnclosedQuoteError) return { records, unclosed: error.line };
     throw error;
   }
-  return { records, unclosed: null };
+  return { records, unclosed: null, endings: { ...scanner.endings }, badQuotes };
 }
 
 /** mulberry32: a small seeded generator, so a failure names a seed that reproduces it. */
@@ -118,6 +144,37 @@ describe('the record scanner', () => {
     expect(compared).toBeGreaterThan(10_000);
   });
 
+  it('takes a CR alone as a line end, mixed with LF and CRLF, and counts each kind', () => {
+    const bytes = Buffer.from('h\r\na\nb\rc\r\r\n"x\ry",d\r');
+    const whole = scan(bytes, 0, [bytes.length]);
+    expect(whole).toEqual(referenceRecords(bytes, 0));
+    expect(whole).toEqual({
+      records: [
+        [0, 3, 1],
+        [3, 5, 2],
+        [5, 7, 3],
+        [7, 9, 4], // then a blank line 5 (CRLF)
+        [11, 19, 6], // a CR inside quotes: lines 6 and 7
+      ],
+      unclosed: null,
+      endings: { lf: 1, crlf: 2, cr: 3 },
+      badQuotes: [],
+    });
+    for (let cut = 1; cut < bytes.length; cut++) {
+      expect(scan(bytes, 0, [cut]), `cut at ${cut}`).toEqual(whole);
+    }
+  });
+
+  it('flags a record with text after a closing quote, whatever buffer the quote ends', () => {
+    const bytes = Buffer.from('"a"b,c\n"ok",d\r\n"x" ,y\n"q"""\n');
+    const whole = scan(bytes, 0, [bytes.length]);
+    expect(whole).toEqual(referenceRecords(bytes, 0));
+    expect(whole.badQuotes).toEqual([0, 15]);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      expect(scan(bytes, 0, [cut]), `cut at ${cut}`).toEqual(whole);
+    }
+  });
+
   it('keeps an escaped quote, a closing quote and a CRLF that a buffer boundary splits', () => {
     const bytes = Buffer.from('a,"x""y",b\r\n"multi\nline",c\n\n"q""",d\n');
     const whole = scan(bytes, 0, [bytes.length]);
@@ -129,6 +186,8 @@ describe('the record scanner', () => {
         [28, 36, 5], // after the blank line 4
       ],
       unclosed: null,
+      endings: { lf: 3, crlf: 1, cr: 0 },
+      badQuotes: [],
     });
     for (let cut = 1; cut < bytes.length; cut++) {
       expect(scan(bytes, 0, [cut]), `cut at ${cut}`).toEqual(whole);

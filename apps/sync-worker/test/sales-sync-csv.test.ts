@@ -1,70 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatabaseWriter, listRejects, salesSummary, WriterLock } from '@datasync/db';
-import { tempDir } from '@datasync/runtime/testing';
-import { Redis } from 'ioredis';
-import { pino } from 'pino';
-import { afterEach, describe, expect, inject, it } from 'vitest';
+import { salesSummary, WriterLock } from '@datasync/db';
+import { describe, expect, it } from 'vitest';
 import { InvalidCsvFileError } from '../src/sales-sync/csv-file.js';
-import { type CsvImportJob, importSalesCsv } from '../src/sales-sync/csv-import.js';
-
-const logger = pino({ level: 'silent' });
-const cleanups: (() => Promise<unknown> | unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-function setup(limits = { rows: 250_000, bytes: 32 << 20 }) {
-  const dir = tempDir('datasync-csv-');
-  const importDir = join(dir.path, 'imports');
-  mkdirSync(importDir, { mode: 0o700 });
-  const redis = new Redis(inject('redisUrl'), { maxRetriesPerRequest: null });
-  const lockKey = `test:lock:${randomUUID()}`;
-  const writer = new DatabaseWriter({
-    path: join(dir.path, 'db.duckdb'),
-    lock: new WriterLock({ redis, key: lockKey, leaseMs: 2_000 }),
-    logger,
-    idleReleaseMs: 0,
-    handoverCheckMs: 20,
-  });
-  cleanups.push(
-    dir.cleanup,
-    () => redis.disconnect(),
-    () => writer.close(),
-  );
-  const file = (name: string, content: string | Buffer) => {
-    const path = join(importDir, name);
-    writeFileSync(path, content, { mode: 0o600 });
-    return path;
-  };
-  const run = (path: string, job: Partial<CsvImportJob> = {}) =>
-    importSalesCsv(
-      { writer, logger, workDir: join(importDir, '.chunks'), limits },
-      { importId: randomUUID(), file: path, fileName: 'sales.csv', force: false, ...job },
-    );
-  const sales = () =>
-    writer.read(async (conn) => {
-      const r = await conn.runAndReadAll(
-        `SELECT external_id AS id, date::VARCHAR AS date, user_id::INTEGER AS user_id, product_name,
-                quantity, unit_price::VARCHAR AS unit_price, total_amount::VARCHAR AS total_amount, region
-         FROM sales ORDER BY user_id, external_id`,
-      );
-      return r.getRowObjectsJson();
-    });
-  const rejects = (importId: string) =>
-    writer.read((conn) => listRejects(conn, { importId, limit: 1000, offset: 0 }));
-  return { dir, importDir, redis, lockKey, writer, file, run, sales, rejects };
-}
-
-const HEADER = 'id,date,user_id,product_name,quantity,unit_price,total_amount,region';
-const row = (i: number, overrides: { id?: string; quantity?: number } = {}) => {
-  const quantity = overrides.quantity ?? (i % 3) + 1;
-  const cents = 1000 + i;
-  const id = overrides.id ?? `S-${i}`;
-  return `${id},2026-01-${String((i % 28) + 1).padStart(2, '0')},${i + 1},Product ${i},${quantity},${(cents / 100).toFixed(2)},${((cents * quantity) / 100).toFixed(2)},EU`;
-};
-const csvOf = (rows: string[], eol = '\n') => `${[HEADER, ...rows].join(eol)}${eol}`;
+import { cleanups, csvOf, HEADER, row, setupCsvImport as setup } from './csv-test-helpers.js';
 
 describe('CSV import', () => {
   it('reads any column order, a BOM, CRLF, quoted commas, quotes and newlines and blank lines; every record is stored or quarantined with its line', async () => {
@@ -181,9 +121,9 @@ describe('CSV import', () => {
 
   it.each([
     [
-      'not UTF-8',
-      Buffer.from(`${HEADER}\nS-1,2026-01-10,1,Caf\xe9,1,1,1,EU\n`, 'latin1'),
-      /not UTF-8 text \(invalid byte at offset \d+\)/,
+      'not UTF-8 in its header',
+      Buffer.from(`${HEADER},Caf\xe9\nS-1,2026-01-10,1,Pen,1,1,1,EU,x\n`, 'latin1'),
+      /not UTF-8 text \(invalid byte at offset 72, in the header row\)/,
     ],
     [
       'a spreadsheet',
@@ -209,13 +149,7 @@ describe('CSV import', () => {
     const failed = t.run(t.file('bad.csv', content));
     await expect(failed).rejects.toThrow(InvalidCsvFileError);
     await expect(failed).rejects.toThrow(message);
-    const stored = await t.writer.read(async (conn) => {
-      const r = await conn.runAndReadAll(
-        'SELECT (SELECT count(*) FROM sales) + (SELECT count(*) FROM rejects) + (SELECT count(*) FROM csv_imports) AS n',
-      );
-      return Number(r.getRowObjects()[0]!.n);
-    });
-    expect(stored).toBe(0);
+    expect(await t.stored()).toBe(0);
   });
 
   it('commits chunk by chunk; interrupted after a chunk, the import resumes where it stopped, with exact counts and lines', async () => {

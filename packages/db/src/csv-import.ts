@@ -59,6 +59,14 @@ export interface ChunkPlacement {
   malformed: { line: number; raw: string; message: string }[];
 }
 
+/** A record the worker quarantines itself (DuckDB never reads it): its line, raw text, reasons. */
+export interface SetAsideReject {
+  line: number;
+  /** JSON text: the cells by header name, or the record's text as a JSON string. */
+  raw: string;
+  reasons: { path: string; message: string }[];
+}
+
 export interface CsvChunkInput {
   file: string;
   layout: CsvLayout;
@@ -66,8 +74,10 @@ export interface CsvChunkInput {
   latestDate: string;
   importId: string;
   source: string;
-  /** Records in the chunk as the worker's scan counted them (blank lines not counted). */
+  /** Records in the chunk file as the worker's scan counted them (blank lines not counted). */
   records: number;
+  /** Records of the chunk left out of the chunk file, stored as rejects with it. */
+  setAside?: SetAsideReject[];
   /** Places the rows once DuckDB has said how many it read and which records it could not. */
   place(read: { rows: number; malformed: MalformedRecord[] }): Promise<ChunkPlacement>;
 }
@@ -79,8 +89,18 @@ export interface ChunkCounts {
 }
 
 export interface ChunkResult extends ChunkCounts {
-  /** Records read, rows of empty cells and unreadable records included. */
+  /** Records of the chunk: accepted + rejected (rows whose every cell is empty are no record). */
   received: number;
+  /** Rows of the chunk file whose every cell is empty: skipped, like blank lines. */
+  empty: number;
+}
+
+/**
+ * The chunk's counts do not add up to its records (DuckDB read more or fewer rows than the
+ * worker's scan found): nothing of the chunk is committed, and a retry would do the same.
+ */
+export class CsvCountMismatchError extends Error {
+  override readonly name = 'CsvCountMismatchError';
 }
 
 const sqlString = (s: string) => `'${s.replaceAll("'", "''")}'`;
@@ -94,6 +114,41 @@ const CHUNK_ROWS = 'rowid > $before';
 
 /** Writes one chunk file: valid rows to sales (upserting ids), the others to rejects. */
 export async function importCsvChunk(tx: WriteContext, input: CsvChunkInput): Promise<ChunkResult> {
+  const setAside = await insertSetAside(tx, input);
+  if (input.records === 0) {
+    return { received: setAside, accepted: 0, rejected: setAside, duplicates: 0, empty: 0 };
+  }
+  const read = await importChunkFile(tx, input);
+  const result = { ...read, received: read.received + setAside, rejected: read.rejected + setAside };
+  if (result.received !== result.accepted + result.rejected) {
+    throw new CsvCountMismatchError(
+      `${result.received} records received but ${result.accepted} accepted and ${result.rejected} rejected`,
+    );
+  }
+  return result;
+}
+
+async function insertSetAside(tx: WriteContext, input: CsvChunkInput): Promise<number> {
+  const records = input.setAside ?? [];
+  if (records.length === 0) return 0;
+  const reasons = records.map((r) => JSON.stringify(r.reasons.map((x) => ({ index: r.line, ...x }))));
+  const inserted = await tx.conn.run(
+    `INSERT INTO rejects
+     SELECT $1, $2, 'csv', line, raw, reasons, $3::TIMESTAMPTZ
+     FROM (SELECT unnest($4::INTEGER[]) AS line, unnest($5::VARCHAR[]) AS raw, unnest($6::VARCHAR[]) AS reasons)`,
+    [
+      input.source,
+      input.importId,
+      new Date().toISOString(),
+      listValue(records.map((r) => r.line)),
+      listValue(records.map((r) => r.raw)),
+      listValue(reasons),
+    ],
+  );
+  return inserted.rowsChanged;
+}
+
+async function importChunkFile(tx: WriteContext, input: CsvChunkInput): Promise<ChunkResult> {
   const { conn } = tx;
   const { layout } = input;
   const width = layout.header.length;
@@ -133,12 +188,19 @@ export async function importCsvChunk(tx: WriteContext, input: CsvChunkInput): Pr
   let accepted = fast.rowsChanged;
   let rejected = 0;
   let received = accepted;
+  let empty = 0;
   const slowPass = accepted !== input.records;
   if (slowPass) {
     const slow = await checkSlowRows(tx, input, { readCsv: readCsv(true), fields, at: chunk.ingestedAt });
-    received = slow.rows - slow.blank + slow.malformed.length;
+    received = slow.rows - slow.blank + slow.unreadable;
+    empty = slow.blank;
     accepted += slow.accepted;
     rejected += slow.rejected;
+  }
+  if (received + empty !== input.records) {
+    throw new CsvCountMismatchError(
+      `DuckDB read ${received + empty} records of the ${input.records} the file check found`,
+    );
   }
   const duplicates = withIds
     ? await upsertIds(tx, input.source, {
@@ -149,7 +211,7 @@ export async function importCsvChunk(tx: WriteContext, input: CsvChunkInput): Pr
       })
     : 0;
   if (slowPass) await conn.run('DROP TABLE IF EXISTS temp.csv_slow_rows');
-  return { received, accepted, rejected, duplicates };
+  return { received, accepted, rejected, duplicates, empty };
 }
 
 /** Step 2: the rows the fast path refused, through the whole rule set. */
@@ -160,7 +222,8 @@ async function checkSlowRows(
 ): Promise<{
   rows: number;
   blank: number;
-  malformed: MalformedRecord[];
+  /** Records DuckDB could not read (placed: two errors on one record are one). */
+  unreadable: number;
   accepted: number;
   rejected: number;
 }> {
@@ -265,7 +328,13 @@ async function checkSlowRows(
     );
     rejected += placement.malformed.length;
   }
-  return { rows, blank: Number(c.blank), malformed, accepted: inserted.rowsChanged, rejected };
+  return {
+    rows,
+    blank: Number(c.blank),
+    unreadable: placement.malformed.length,
+    accepted: inserted.rowsChanged,
+    rejected,
+  };
 }
 
 /**

@@ -16,12 +16,17 @@ export class ImportSupersededError extends Error {
   override readonly name = 'ImportSupersededError';
 }
 
+/** The import failed before (a redelivered job): its recorded reason. */
+export class ImportFailedError extends Error {
+  override readonly name = 'ImportFailedError';
+}
+
 export interface CsvImportRecord {
   importId: string;
   sha256: string;
   fileName: string | null;
   forced: boolean;
-  state: 'running' | 'done' | 'superseded';
+  state: 'running' | 'done' | 'superseded' | 'failed';
   chunkRows: number;
   chunkBytes: number;
   chunksDone: number;
@@ -31,6 +36,8 @@ export interface CsvImportRecord {
   duplicates: number;
   updatedAt: Date;
   finishedAt: Date | null;
+  /** Why the import failed (state `failed`), for the user. */
+  error: string | null;
 }
 
 export interface CsvImportStart {
@@ -57,7 +64,7 @@ export type CsvImportClaim =
   | { kind: 'started'; record: CsvImportRecord; superseded: string[] };
 
 const IMPORT_COLUMNS = `import_id, file_sha256, file_name, forced, state, chunk_rows, chunk_bytes, chunks_done,
-  received, accepted, rejected, duplicates, epoch_ms(updated_at) AS updated_ms, epoch_ms(finished_at) AS finished_ms`;
+  received, accepted, rejected, duplicates, epoch_ms(updated_at) AS updated_ms, epoch_ms(finished_at) AS finished_ms, error`;
 
 function toImportRecord(row: Record<string, unknown>): CsvImportRecord {
   return {
@@ -75,6 +82,7 @@ function toImportRecord(row: Record<string, unknown>): CsvImportRecord {
     duplicates: Number(row.duplicates),
     updatedAt: new Date(Number(row.updated_ms)),
     finishedAt: row.finished_ms === null ? null : new Date(Number(row.finished_ms)),
+    error: row.error === null ? null : String(row.error),
   };
 }
 
@@ -103,6 +111,7 @@ export async function claimCsvImport(tx: WriteContext, start: CsvImportStart): P
   const { conn } = tx;
   const own = await findCsvImport(conn, start.importId);
   if (own?.state === 'done') return { kind: 'finished', record: own };
+  if (own?.state === 'failed') throw new ImportFailedError(own.error ?? 'the import failed');
   if (own?.state === 'superseded') {
     throw new ImportSupersededError(
       `import ${start.importId} was replaced by a newer import of the same file`,
@@ -110,11 +119,11 @@ export async function claimCsvImport(tx: WriteContext, start: CsvImportStart): P
   }
   if (own) return { kind: 'resume', record: own };
 
-  const others = await importsWhere(conn, 'file_sha256 = $1 AND state <> $2 AND import_id <> $3', [
-    start.sha256,
-    'superseded',
-    start.importId,
-  ]);
+  const others = await importsWhere(
+    conn,
+    `file_sha256 = $1 AND state NOT IN ('superseded', 'failed') AND import_id <> $2`,
+    [start.sha256, start.importId],
+  );
   const done = others.filter((o) => o.state === 'done');
   if (!start.force && done.length > 0) return { kind: 'duplicate', of: done[done.length - 1]! };
   const now = Date.now();
@@ -130,7 +139,7 @@ export async function claimCsvImport(tx: WriteContext, start: CsvImportStart): P
     ]);
   }
   await conn.run(
-    `INSERT INTO csv_imports VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, 0, 0, 0, 0, 0, $8, now(), now(), NULL)`,
+    `INSERT INTO csv_imports VALUES ($1, $2, $3, $4, $5, 'running', $6, $7, 0, 0, 0, 0, 0, $8, now(), now(), NULL, NULL)`,
     [
       start.importId,
       start.sha256,
@@ -167,6 +176,24 @@ export async function recordCsvChunk(
     throw new ImportSupersededError(`import ${importId} is no longer running: it was replaced`);
   }
   return (await findCsvImport(tx.conn, importId))!;
+}
+
+/**
+ * Ends a running import that will not be tried again: its rows and rejects are deleted (a file
+ * is imported whole or not at all) and its record says why. Returns false when the import is not
+ * running (it never started, finished, or was replaced).
+ */
+export async function failCsvImport(tx: WriteContext, importId: string, reason: string): Promise<boolean> {
+  const { conn } = tx;
+  const updated = await conn.run(
+    `UPDATE csv_imports SET state = 'failed', error = $2, writer_epoch = $3, updated_at = now(), finished_at = now()
+     WHERE import_id = $1 AND state = 'running'`,
+    [importId, reason, tx.epoch],
+  );
+  if (updated.rowsChanged !== 1) return false;
+  await conn.run(`DELETE FROM sales WHERE source = 'csv' AND batch_id = $1`, [importId]);
+  await conn.run(`DELETE FROM rejects WHERE kind = 'csv' AND batch_id = $1`, [importId]);
+  return true;
 }
 
 // ---------------------------------------------------------------- upstream pull

@@ -1,6 +1,7 @@
 import { rm } from 'node:fs/promises';
 import {
   type ChunkPlacement,
+  CsvCountMismatchError,
   type CsvImportRecord,
   type DatabaseWriter,
   importCsvChunk,
@@ -10,7 +11,8 @@ import {
 import { CSV_SOURCE } from '@datasync/schemas';
 import type { Logger } from 'pino';
 import { lineOf, readSpan, recordSpans } from './csv-chunks.js';
-import type { ChunkPlan, CsvFileInfo } from './csv-file.js';
+import { type ChunkPlan, type CsvFileInfo, InvalidCsvFileError } from './csv-file.js';
+import { readSetAside } from './csv-set-aside.js';
 
 export interface ChunkContext {
   writer: DatabaseWriter;
@@ -21,6 +23,10 @@ export interface ChunkContext {
   latest: string;
   /** Line-number doubts are added here for the job result. */
   warnings: string[];
+  /** The uploaded file: the set-aside records are read from it. */
+  source: string;
+  /** Rows whose every cell is empty, summed over the chunks (for a warning). */
+  empty: { count: number };
 }
 
 /**
@@ -37,12 +43,7 @@ export async function commitChunk(
 ): Promise<CsvImportRecord> {
   const { writer, importId } = ctx;
   try {
-    if (chunk.records === 0) {
-      // Only blank lines after the last full chunk, or a file of a header only.
-      return await writer.transaction((tx) =>
-        recordCsvChunk(tx, importId, { received: 0, accepted: 0, rejected: 0, duplicates: 0 }, last),
-      );
-    }
+    const setAside = await readSetAside(ctx.source, ctx.info.layout, chunk.setAside, ctx.latest);
     return await writer.transaction(async (tx) => {
       const counts = await importCsvChunk(tx, {
         file: path,
@@ -51,13 +52,44 @@ export async function commitChunk(
         importId,
         source: CSV_SOURCE,
         records: chunk.records,
+        setAside,
         place: (read) => placeRows(path, ctx.info, chunk, read, ctx.warnings),
       });
+      ctx.empty.count += counts.empty;
       return recordCsvChunk(tx, importId, counts, last);
     });
+  } catch (error) {
+    const failure = readFailure(error, chunk, ctx.info);
+    if (failure !== error)
+      ctx.logger.error({ err: error, chunk: chunk.index }, 'csv chunk could not be read');
+    throw failure;
   } finally {
     if (copy) await rm(path, { force: true });
   }
+}
+
+/**
+ * What the user is told when DuckDB could not read a chunk: the lines, not DuckDB's text (which
+ * names server paths). Such a failure is the same on every retry, so the file fails at once.
+ * Other errors (the lock lost, a full disk) are left to the job's retries.
+ */
+function readFailure(error: unknown, chunk: ChunkPlan, info: CsvFileInfo): unknown {
+  const lines = chunkLines(chunk, info);
+  if (error instanceof CsvCountMismatchError) {
+    return new InvalidCsvFileError(
+      `${lines} could not be read the way the file check read them (did the file change during the import?); nothing of the file was stored`,
+    );
+  }
+  const message = error instanceof Error ? error.message : '';
+  if (/^(Invalid Input|Conversion|Parser) Error/.test(message)) {
+    return new InvalidCsvFileError(`${lines} could not be read as CSV; nothing of the file was stored`);
+  }
+  return error;
+}
+
+function chunkLines(chunk: ChunkPlan, info: CsvFileInfo): string {
+  if (info.chunks.length === 1 || chunk.records === 0) return 'the file';
+  return `lines ${chunk.breaks[0]!.line} to ${lineOf(chunk, chunk.records - 1)} of the file`;
 }
 
 /**
@@ -84,9 +116,10 @@ async function placeRows(
       malformed.push({ line: lineOf(chunk, found.r), raw: found.text, message: m.message });
     }
   }
-  if (read.rows + unread.size !== chunk.records || unread.size !== read.malformed.length) {
+  // Counts that do not add up fail the chunk (importCsvChunk); two errors for one record do not.
+  if (unread.size !== read.malformed.length) {
     warnings.push(
-      `chunk ${chunk.index}: DuckDB read ${read.rows} records and skipped ${read.malformed.length} where ${chunk.records} were expected; line numbers of its rejects may be off`,
+      `chunk ${chunk.index}: DuckDB reported ${read.malformed.length} unreadable records at ${unread.size} places; line numbers of its rejects may be off`,
     );
   }
   const starts: number[] = [];

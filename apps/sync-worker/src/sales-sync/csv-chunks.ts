@@ -5,6 +5,10 @@ import { pipeline } from 'node:stream/promises';
 import type { ChunkPlan, CsvFileInfo } from './csv-file.js';
 import { RecordScanner } from './csv-records.js';
 
+const LF = 0x0a;
+const CR = 0x0d;
+const LF_BYTE = Buffer.from([LF]);
+
 /**
  * Chunk files: the header row, then the bytes of one planned chunk of the original file, copied
  * as they are (DuckDB reads them with the same rules as the whole file). The plan depends only on
@@ -26,16 +30,71 @@ export async function writeChunkFile(
   const out = createWriteStream(path, { mode: 0o600 });
   out.write(info.headerBytes);
   if (chunk.end > chunk.start) {
-    await pipeline(
-      createReadStream(source, { start: chunk.start, end: chunk.end - 1, highWaterMark: 1 << 20 }),
-      out,
-    );
+    const input = createReadStream(source, {
+      start: chunk.start,
+      end: chunk.end - 1,
+      highWaterMark: 1 << 20,
+    });
+    const asIs = !info.normalize && chunk.setAside.length === 0;
+    await pipeline(asIs ? input : rewrite(input as AsyncIterable<Buffer>, chunk, info.normalize), out);
   } else {
     await new Promise<void>((resolve, reject) =>
       out.end((error?: Error | null) => (error ? reject(error) : resolve())),
     );
   }
   return path;
+}
+
+/**
+ * The chunk's bytes without its set-aside records and, with `normalize`, with every line end
+ * made a LF: a CRLF loses its CR, a CR alone becomes a LF (the scanner took it for a line end;
+ * inside a quoted field it stays a line break of the field). Lengths change, lines do not.
+ */
+async function* rewrite(input: AsyncIterable<Buffer>, chunk: ChunkPlan, normalize: boolean) {
+  let pos = chunk.start;
+  let aside = 0;
+  /** A CR ended the previous buffer: a LF starting this one makes it a CRLF. */
+  let heldCr = false;
+  for await (const buf of input) {
+    const bufStart = pos;
+    pos += buf.length;
+    const out: Buffer[] = [];
+    if (heldCr) {
+      heldCr = false;
+      if (buf[0] !== LF) out.push(LF_BYTE);
+    }
+    for (let from = bufStart; from < pos; ) {
+      const next = chunk.setAside[aside];
+      if (next && from >= next.start) {
+        const to = Math.min(next.end, pos);
+        if (to === next.end) aside++;
+        from = to;
+        continue;
+      }
+      const to = next ? Math.min(next.start, pos) : pos;
+      const piece = buf.subarray(from - bufStart, to - bufStart);
+      if (!normalize) out.push(piece);
+      else {
+        let at = 0;
+        for (let cr = piece.indexOf(CR); cr !== -1; cr = piece.indexOf(CR, cr + 1)) {
+          const p = from + cr - bufStart;
+          if (p + 1 === buf.length && from + cr + 1 < chunk.end) {
+            // The next byte is in the next buffer.
+            out.push(piece.subarray(at, cr));
+            at = cr + 1;
+            heldCr = true;
+          } else if (p + 1 < buf.length && buf[p + 1] === LF) {
+            out.push(piece.subarray(at, cr));
+            at = cr + 1;
+          } else piece[cr] = LF;
+        }
+        out.push(piece.subarray(at));
+      }
+      from = to;
+    }
+    if (out.length > 0) yield Buffer.concat(out);
+  }
+  if (heldCr) yield LF_BYTE;
 }
 
 /** The line in the original file where record `r` of the chunk starts. */

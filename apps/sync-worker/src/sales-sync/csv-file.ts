@@ -5,6 +5,7 @@ import { lstat } from 'node:fs/promises';
 import type { CsvLayout } from '@datasync/db';
 import { SALE_CSV_OPTIONAL_COLUMNS, SALE_CSV_REQUIRED_COLUMNS, type SaleCsvColumn } from '@datasync/schemas';
 import { RecordScanner, type RecordSink, UnclosedQuoteError } from './csv-records.js';
+import { incompleteTail, invalidUtf8Offsets } from './csv-text.js';
 
 /** The file cannot be imported at all: nothing of it is stored, and retrying will not help. */
 export class InvalidCsvFileError extends Error {
@@ -26,9 +27,29 @@ export interface ChunkPlan {
   index: number;
   start: number;
   end: number;
+  /** Records DuckDB reads (the set-aside ones not counted). */
   records: number;
   breaks: { record: number; line: number }[];
+  /** Records of [start, end) kept out of the chunk file, quarantined by the worker itself. */
+  setAside: SetAsideRecord[];
 }
+
+/**
+ * A record DuckDB is not given: some of its bytes are not UTF-8 (DuckDB would refuse the whole
+ * file), it is longer than MAX_RECORD_BYTES (DuckDB loses a record longer than its buffer), or a
+ * closing quote is followed by text (DuckDB drops the rest of the file, or splits the record).
+ */
+export interface SetAsideRecord {
+  start: number;
+  end: number;
+  line: number;
+  reason: 'not-utf8' | 'too-long' | 'bad-quote';
+}
+
+/** A record longer than this is quarantined unread: no sale comes near it. */
+export const MAX_RECORD_BYTES = 1 << 20;
+/** More set-aside records than this: the file is refused (and their list kept bounded). */
+export const MAX_SET_ASIDE = 10_000;
 
 export interface CsvFileInfo {
   sha256: string;
@@ -36,8 +57,15 @@ export interface CsvFileInfo {
   layout: CsvLayout;
   /** The header record as written (BOM removed), ending with a newline: each chunk file's first line. */
   headerBytes: Buffer;
+  /** Records of the file (the header and blank lines not counted), the set-aside ones included. */
   records: number;
   chunks: ChunkPlan[];
+  /**
+   * Line ends are mixed (LF and CRLF) or include a CR alone: DuckDB reads one kind per file, so the
+   * chunk files are written with LF ends (csv-chunks.ts). Otherwise the bytes are copied as they are.
+   */
+  normalize: boolean;
+  setAside: { notUtf8: number; tooLong: number; badQuote: number };
 }
 
 const READ_CHUNK = 1 << 20;
@@ -45,17 +73,6 @@ const HEADER_MAX = 1 << 20;
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const KNOWN_COLUMNS: readonly SaleCsvColumn[] = [...SALE_CSV_OPTIONAL_COLUMNS, ...SALE_CSV_REQUIRED_COLUMNS];
 const EXPECTED = KNOWN_COLUMNS.map((c) => (c === 'id' ? 'id (optional)' : c)).join(', ');
-
-/** Bytes at the end of `buf` that begin a UTF-8 character the next buffer completes. */
-function incompleteTail(buf: Buffer): number {
-  for (let i = 1; i <= Math.min(3, buf.length); i++) {
-    const b = buf[buf.length - i]!;
-    if ((b & 0xc0) === 0x80) continue;
-    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : b >= 0xc0 ? 2 : 1;
-    return need > i ? i : 0;
-  }
-  return 0;
-}
 
 /**
  * Checks a sales CSV before anything of it is stored, streaming (any size): the sha256 of its bytes
@@ -73,66 +90,139 @@ export async function inspectCsvFile(path: string, limits: ChunkLimits): Promise
   const planner = new ChunkPlanner(limits);
   let scanner: RecordScanner | null = null;
   let head: Buffer[] | null = [];
-  let header: Omit<CsvFileInfo, 'sha256' | 'bytes' | 'records' | 'chunks'> | null = null;
+  let headerBytes: Buffer | null = null;
+  let header: Pick<CsvFileInfo, 'layout'> | null = null;
   let carry = Buffer.alloc(0);
   let offset = 0;
+  const takeHeader = () => {
+    const at = planner.header!;
+    const bytes = Buffer.concat(head!);
+    if (at.invalidAt !== -1) throw new InvalidCsvFileError(notUtf8Message(at.invalidAt, bytes));
+    headerBytes = Buffer.from(bytes.subarray(at.start, at.end));
+    header = readHeader(headerBytes);
+    head = null;
+  };
   try {
     for await (const buf of createReadStream(path, { highWaterMark: READ_CHUNK }) as AsyncIterable<Buffer>) {
       hash.update(buf);
+      if (offset === 0 && (buf[0] === 0xff || buf[0] === 0xfe) && (buf[1] === 0xfe || buf[1] === 0xff))
+        throw new InvalidCsvFileError('the file is UTF-16 text: save it as CSV UTF-8');
       const joined = carry.length > 0 ? Buffer.concat([carry, buf]) : buf;
       const tail = incompleteTail(joined);
-      if (!isUtf8(joined.subarray(0, joined.length - tail))) {
-        throw new InvalidCsvFileError(notUtf8Message(offset - carry.length, joined));
-      }
+      const text = joined.subarray(0, joined.length - tail);
+      // Records holding bytes that are not UTF-8 are set aside (the header's refuse the file).
+      if (!isUtf8(text)) planner.invalid(invalidUtf8Offsets(text, offset - carry.length));
       carry = Buffer.from(joined.subarray(joined.length - tail));
       const bom = offset === 0 && buf.subarray(0, 3).equals(BOM) ? 3 : 0;
       scanner ??= new RecordScanner(planner, bom, 1);
       head?.push(buf);
       scanner.push(bom ? buf.subarray(bom) : buf);
       offset += buf.length;
-      if (head && planner.header) {
-        header = readHeader(Buffer.concat(head), planner.header);
-        head = null;
-      } else if (head && offset > HEADER_MAX)
+      if (head && planner.header) takeHeader();
+      else if (head && offset > HEADER_MAX)
         throw new InvalidCsvFileError('the header row is longer than 1 MB');
     }
-    if (carry.length > 0)
-      throw new InvalidCsvFileError('the file is not UTF-8 text: it ends inside a character');
+    // A character cut short by the end of the file: its bytes are not UTF-8.
+    if (carry.length > 0) planner.invalid([offset - carry.length]);
     scanner?.end();
   } catch (error) {
     if (error instanceof UnclosedQuoteError) throw new InvalidCsvFileError(`not valid CSV: ${error.message}`);
     throw error;
   }
-  if (head && planner.header) header = readHeader(Buffer.concat(head), planner.header);
-  if (!header) throw new InvalidCsvFileError('the file has no header row');
-  return { sha256: hash.digest('hex'), bytes: stat.size, ...header, ...planner.finish(stat.size) };
+  if (head && planner.header) takeHeader();
+  if (!header || !headerBytes) throw new InvalidCsvFileError('the file has no header row');
+  const endings = scanner!.endings;
+  const normalize = endings.cr > 0 || (endings.lf > 0 && endings.crlf > 0);
+  return {
+    sha256: hash.digest('hex'),
+    bytes: stat.size,
+    ...(header as Pick<CsvFileInfo, 'layout'>),
+    headerBytes: headerLine(headerBytes, normalize),
+    normalize,
+    ...planner.finish(stat.size),
+  };
 }
 
-/** Takes the records from the scanner: the first is the header, the others go into chunks. */
+/** The header as each chunk file's first line: with a LF end when the chunks are rewritten so. */
+function headerLine(bytes: Buffer, normalize: boolean): Buffer {
+  let end = bytes.length;
+  if (normalize) {
+    if (bytes[end - 1] === 0x0a) end--;
+    if (bytes[end - 1] === 0x0d) end--;
+  } else if (bytes[end - 1] === 0x0a) return bytes;
+  return Buffer.concat([bytes.subarray(0, end), Buffer.from('\n')]);
+}
+
+/**
+ * Takes the records from the scanner: the first is the header, the others go into chunks. Records
+ * holding bytes that are not UTF-8 (their offsets come before the scanner reaches them) or longer
+ * than MAX_RECORD_BYTES are set aside: the chunk file leaves them out and the worker quarantines them.
+ */
 class ChunkPlanner implements RecordSink {
-  header: { start: number; end: number } | null = null;
+  header: { start: number; end: number; invalidAt: number } | null = null;
   private readonly chunks: ChunkPlan[] = [];
   private current: ChunkPlan | null = null;
   private nextStart = 0;
   private expectedLine = 0;
   private records = 0;
+  private readonly setAside = { notUtf8: 0, tooLong: 0, badQuote: 0 };
+  /** Offsets of bytes that are not UTF-8 (ascending); those from `reached` on are after the last record. */
+  private pending: number[] = [];
+  private reached = 0;
 
   constructor(private readonly limits: ChunkLimits) {}
 
-  record(start: number, end: number, line: number): void {
+  invalid(offsets: number[]): void {
+    this.pending = this.pending.slice(this.reached).concat(offsets);
+    this.reached = 0;
+  }
+
+  /** The first offset of a byte that is not UTF-8 before `end` (-1 if none). */
+  private invalidBefore(end: number): number {
+    const first = this.pending[this.reached];
+    if (first === undefined || first >= end) return -1;
+    while (this.reached < this.pending.length && this.pending[this.reached]! < end) this.reached++;
+    return first;
+  }
+
+  record(start: number, end: number, line: number, badQuote: boolean): void {
+    const invalidAt = this.invalidBefore(end);
     if (!this.header) {
-      this.header = { start, end };
+      this.header = { start, end, invalidAt };
       this.nextStart = end;
       return;
     }
     this.records++;
-    this.current ??= { index: this.chunks.length, start: this.nextStart, end, records: 0, breaks: [] };
+    this.current ??= {
+      index: this.chunks.length,
+      start: this.nextStart,
+      end,
+      records: 0,
+      breaks: [],
+      setAside: [],
+    };
     const chunk = this.current;
-    if (chunk.records === 0 || line !== this.expectedLine) chunk.breaks.push({ record: chunk.records, line });
-    chunk.records++;
+    const reason =
+      end - start > MAX_RECORD_BYTES
+        ? 'too-long'
+        : invalidAt !== -1
+          ? 'not-utf8'
+          : badQuote
+            ? 'bad-quote'
+            : null;
+    if (reason) {
+      this.setAside[reason === 'not-utf8' ? 'notUtf8' : reason === 'too-long' ? 'tooLong' : 'badQuote']++;
+      const { notUtf8, tooLong, badQuote: quotes } = this.setAside;
+      if (notUtf8 + tooLong + quotes > MAX_SET_ASIDE) throw tooManySetAside(this.setAside);
+      chunk.setAside.push({ start, end, line, reason });
+    } else {
+      if (chunk.records === 0 || line !== this.expectedLine)
+        chunk.breaks.push({ record: chunk.records, line });
+      chunk.records++;
+      this.expectedLine = line + 1;
+    }
     chunk.end = end;
-    this.expectedLine = line + 1;
-    if (chunk.records >= this.limits.rows || end - chunk.start >= this.limits.bytes) {
+    if (chunk.records + chunk.setAside.length >= this.limits.rows || end - chunk.start >= this.limits.bytes) {
       this.chunks.push(chunk);
       this.current = null;
       this.nextStart = end;
@@ -140,29 +230,39 @@ class ChunkPlanner implements RecordSink {
   }
 
   /** The last chunk runs to the end of the file (a file without records has one empty chunk). */
-  finish(size: number): { records: number; chunks: ChunkPlan[] } {
+  finish(size: number): Pick<CsvFileInfo, 'records' | 'chunks' | 'setAside'> {
     const last = this.current ??
-      this.chunks.pop() ?? { index: 0, start: this.nextStart, end: size, records: 0, breaks: [] };
+      this.chunks.pop() ?? {
+        index: 0,
+        start: this.nextStart,
+        end: size,
+        records: 0,
+        breaks: [],
+        setAside: [],
+      };
     last.end = size;
-    return { records: this.records, chunks: [...this.chunks, last] };
+    return { records: this.records, chunks: [...this.chunks, last], setAside: this.setAside };
   }
 }
 
-function notUtf8Message(base: number, bytes: Buffer): string {
-  if (base === 0 && (bytes[0] === 0xff || bytes[0] === 0xfe))
-    return 'the file is UTF-16 text: save it as CSV UTF-8';
-  // The first invalid byte: validity of a prefix (minus an unfinished last character) is monotone.
-  let lo = 0;
-  let hi = bytes.length;
-  while (lo < hi) {
-    const mid = (lo + hi + 1) >> 1;
-    const prefix = bytes.subarray(0, mid);
-    if (isUtf8(prefix.subarray(0, mid - incompleteTail(prefix)))) lo = mid;
-    else hi = mid - 1;
-  }
-  const binary = base === 0 && bytes.subarray(0, 512).includes(0);
-  return `the file is not UTF-8 text (invalid byte at offset ${base + lo})${
-    binary ? ': it looks like a binary file (a spreadsheet?); export it as CSV UTF-8' : ''
+function tooManySetAside(counts: CsvFileInfo['setAside']): InvalidCsvFileError {
+  const most = Math.max(counts.notUtf8, counts.tooLong, counts.badQuote);
+  const what =
+    most === counts.notUtf8
+      ? 'hold bytes that are not UTF-8: the file is in another encoding (Windows-1252, Latin-1?); save it as CSV UTF-8'
+      : most === counts.tooLong
+        ? `are longer than ${MAX_RECORD_BYTES >> 20} MB: this is not a sales CSV`
+        : 'have a quoted field followed by other characters: the file does not quote fields the CSV way';
+  return new InvalidCsvFileError(`more than ${MAX_SET_ASIDE.toLocaleString('en')} records ${what}`);
+}
+
+/** The header row holds a byte that is not UTF-8 (at `at`; `head` holds the file's first bytes). */
+function notUtf8Message(at: number, head: Buffer): string {
+  const binary = head.subarray(0, 512).includes(0);
+  return `the file is not UTF-8 text (invalid byte at offset ${at}, in the header row)${
+    binary
+      ? ': it looks like a binary file (a spreadsheet?); export it as CSV UTF-8'
+      : ': save it as CSV UTF-8'
   }`;
 }
 
@@ -189,17 +289,22 @@ function headerCells(text: string): string[] {
   return cells;
 }
 
-function readHeader(head: Buffer, at: { start: number; end: number }) {
-  const bytes = Buffer.from(head.subarray(at.start, at.end));
+function readHeader(bytes: Buffer): Pick<CsvFileInfo, 'layout'> {
   const text = bytes.toString('utf8');
-  if (/\r(?!\n)/.test(text)) {
+  if (text.includes('\0')) {
     throw new InvalidCsvFileError(
-      'lines end with CR only (classic Mac): save the file with LF or CRLF line endings',
+      'the header row holds NUL bytes: the file looks like UTF-16 or binary; save it as CSV UTF-8',
     );
   }
-  const cells = headerCells(text.replace(/\r?\n$/, ''));
+  const cells = headerCells(text.replace(/\r?\n$|\r$/, ''));
   const names = cells.map((c) => c.toLowerCase());
   const missing = SALE_CSV_REQUIRED_COLUMNS.filter((c) => !names.includes(c));
+  const other = cells.length === 1 ? [';', '\t', '|'].find((d) => text.includes(d)) : undefined;
+  if (missing.length > 0 && other) {
+    throw new InvalidCsvFileError(
+      `the header row is separated by ${other === '\t' ? 'tabs' : `'${other}'`}: a sales CSV separates its fields with commas`,
+    );
+  }
   if (missing.length > 0) {
     throw new InvalidCsvFileError(
       `the header row lacks ${missing.join(', ')}: a sales CSV starts with a header row naming the columns ${EXPECTED} (any order)`,
@@ -209,6 +314,5 @@ function readHeader(head: Buffer, at: { start: number; end: number }) {
   if (repeated.length > 0) throw new InvalidCsvFileError(`the header row repeats ${repeated.join(', ')}`);
   const positions: Partial<Record<SaleCsvColumn, number>> = {};
   for (const c of KNOWN_COLUMNS) if (names.includes(c)) positions[c] = names.indexOf(c);
-  const headerBytes = text.endsWith('\n') ? bytes : Buffer.concat([bytes, Buffer.from('\n')]);
-  return { layout: { header: cells, positions }, headerBytes };
+  return { layout: { header: cells, positions } };
 }

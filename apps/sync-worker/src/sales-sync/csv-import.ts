@@ -1,11 +1,17 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type CsvImportRecord, claimCsvImport, type DatabaseWriter } from '@datasync/db';
+import { type CsvImportRecord, claimCsvImport, type DatabaseWriter, failCsvImport } from '@datasync/db';
 import { type CsvImportResult, latestSaleDate } from '@datasync/schemas';
 import type { Logger } from 'pino';
 import { commitChunk } from './csv-chunk-commit.js';
 import { writeChunkFile } from './csv-chunks.js';
-import { type ChunkLimits, type ChunkPlan, inspectCsvFile } from './csv-file.js';
+import {
+  type ChunkLimits,
+  type ChunkPlan,
+  type CsvFileInfo,
+  InvalidCsvFileError,
+  inspectCsvFile,
+} from './csv-file.js';
 
 /**
  * Imports a sales CSV: the file is checked in one streaming pass (hash, UTF-8, header, quotes,
@@ -126,11 +132,23 @@ export async function importSalesCsv(deps: CsvImportDeps, job: CsvImportJob): Pr
   const checkpointRows = deps.checkpointRows ?? DEFAULT_CHECKPOINT_ROWS;
   let sinceCheckpoint = 0;
   const todo = info.chunks.filter((c) => c.index >= record.chunksDone);
-  const ctx = { writer: deps.writer, logger: deps.logger, importId: job.importId, info, latest, warnings };
+  const empty = { count: 0 };
+  const ctx = {
+    writer: deps.writer,
+    logger: deps.logger,
+    importId: job.importId,
+    info,
+    latest,
+    warnings,
+    source: job.file,
+    empty,
+  };
   // The next chunk file is copied while the current one commits. Staging is not done ahead: a
   // read in flight would keep the writer from handing the lock to a waiting process.
-  // A file of one chunk without a BOM is read where it is: it is its own chunk file.
-  const whole = info.chunks.length === 1 && info.chunks[0]!.start === info.headerBytes.length;
+  // A file of one chunk without a BOM is read where it is, unless it must be rewritten.
+  const only = info.chunks.length === 1 ? info.chunks[0]! : null;
+  const whole =
+    only !== null && only.start === info.headerBytes.length && !info.normalize && only.setAside.length === 0;
   const chunkFile = (chunk: ChunkPlan) =>
     whole ? Promise.resolve(job.file) : writeChunkFile(job.file, info, chunk, dir);
   let next = todo[0] ? chunkFile(todo[0]) : null;
@@ -153,9 +171,37 @@ export async function importSalesCsv(deps: CsvImportDeps, job: CsvImportJob): Pr
       }
       await job.onProgress?.(Math.round((100 * chunk.end) / info.bytes));
     }
+  } catch (error) {
+    // A file that cannot be imported ends its import here, once, with the reason on its record.
+    if (error instanceof InvalidCsvFileError) await endCsvImport(deps.writer, job.importId, error.message);
+    throw error;
   } finally {
     await next?.catch(() => undefined);
     await rm(dir, { recursive: true, force: true });
   }
-  return result(final, warnings);
+  if (final.received !== final.accepted + final.rejected) {
+    const reason = `the import counted ${final.received} records but accepted ${final.accepted} and rejected ${final.rejected}; nothing of the file was stored`;
+    await endCsvImport(deps.writer, job.importId, reason);
+    throw new InvalidCsvFileError(reason);
+  }
+  return result(final, [...warnings, ...fileWarnings(info, empty.count)]);
+}
+
+/** Fails a running import for good (its rows and rejects deleted): see failCsvImport. */
+export async function endCsvImport(writer: DatabaseWriter, importId: string, reason: string): Promise<void> {
+  await writer.transaction((tx) => failCsvImport(tx, importId, reason));
+}
+
+/** What the user should know about a file that imported: nothing in it, records set aside. */
+function fileWarnings(info: CsvFileInfo, emptyRows: number): string[] {
+  const warnings: string[] = [];
+  if (info.records === 0) warnings.push('the file has a header row but no records: nothing was imported');
+  if (info.setAside.notUtf8 > 0) {
+    warnings.push(
+      `${info.setAside.notUtf8} record(s) hold bytes that are not UTF-8 and were rejected: if the file was saved in another encoding (Windows-1252, Latin-1), save it as CSV UTF-8`,
+    );
+  }
+  if (emptyRows > 0)
+    warnings.push(`${emptyRows} row(s) with every cell empty were skipped, as blank lines are`);
+  return warnings;
 }

@@ -1,12 +1,12 @@
 import { rm } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve } from 'node:path';
-import { type DatabaseWriter, ImportSupersededError } from '@datasync/db';
+import { type DatabaseWriter, ImportFailedError, ImportSupersededError } from '@datasync/db';
 import { type EnvConfig, SalesSyncJobData, type SalesSyncResult } from '@datasync/schemas';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ChunkLimits } from './csv-file.js';
 import { InvalidCsvFileError } from './csv-file.js';
-import { DEFAULT_CHUNK_LIMITS, importSalesCsv } from './csv-import.js';
+import { DEFAULT_CHUNK_LIMITS, endCsvImport, importSalesCsv } from './csv-import.js';
 import type { UpstreamClientOptions } from './upstream-client.js';
 import { UpstreamError } from './upstream-client.js';
 import { syncFromUpstream } from './upstream-sync.js';
@@ -95,8 +95,20 @@ export function createSalesSyncProcessor(deps: SalesSyncProcessorDeps) {
       );
       return result;
     } catch (error) {
-      const final = error instanceof InvalidCsvFileError || error instanceof ImportSupersededError;
+      const final =
+        error instanceof InvalidCsvFileError ||
+        error instanceof ImportSupersededError ||
+        error instanceof ImportFailedError;
       if (final || lastAttempt || error instanceof UnrecoverableError) await rm(file, { force: true });
+      if (!final && lastAttempt) {
+        // No attempt is left to resume it: the import ends failed rather than stay `running`.
+        log.error({ err: error }, 'csv import failed on its last attempt');
+        await endCsvImport(
+          deps.writer,
+          job.id!,
+          'the import failed on its last attempt (see the worker log); nothing of the file was stored: upload it again',
+        ).catch((e: unknown) => log.error({ err: e }, 'could not record the failed csv import'));
+      }
       throw final ? new UnrecoverableError((error as Error).message) : error;
     }
   };
