@@ -109,5 +109,10 @@ export const UserImportResult = z.object({
   report: z.array(UserImportReportRow),
   durationMs: z.number().int(),
   finishedAt: z.string(),
+  /** Absent from results stored before warnings were added. */
+  warnings: z
+    .array(z.string())
+    .default([])
+    .describe('what the user should know: no rows in the file, rows with bytes that are not UTF-8'),
 });
 export type UserImportResult = z.infer<typeof UserImportResult>;

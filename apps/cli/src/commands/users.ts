@@ -21,8 +21,9 @@ function printImportResult(raw: unknown, jobId: string): void {
     printKeyValues((raw ?? {}) as Record<string, unknown>);
     return;
   }
-  const { counts, report, rows } = parsed.data;
+  const { counts, report, rows, warnings } = parsed.data;
   printKeyValues({ rows, ...counts });
+  for (const warning of warnings) process.stdout.write(`warning: ${plain(warning)}\n`);
   const shown =
     report.length <= SHOW_ALL_UP_TO
       ? report

@@ -140,6 +140,7 @@ export async function importUsers(
     report,
     durationMs: Math.round(performance.now() - started),
     finishedAt: new Date().toISOString(),
+    warnings: file.warnings,
   };
   const stored = await writer.transaction(async (tx) => {
     // A duplicate delivery of this job running beside us may have finished first.

@@ -1,8 +1,10 @@
+import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import { type FieldError, USER_CSV_COLUMNS, USER_LIMITS, UserCsvRow } from '@datasync/schemas';
 import { parse } from 'csv-parse';
+import { incompleteTail } from '../sales-sync/csv-text.js';
 
 /** The file cannot be imported at all (not CSV, header without the columns, too many rows). */
 export class InvalidUserFileError extends Error {
@@ -29,7 +31,15 @@ export interface ParsedUserFile {
   rows: number;
   candidates: CandidateRow[];
   rejected: RejectedRow[];
+  /** What the user should know of a file that imported (it had no rows, bytes not UTF-8). */
+  warnings: string[];
 }
+
+/**
+ * A row longer than this fails the file, and no more of it is read (a user row is a few hundred
+ * bytes: a 50 MB cell would be held whole, and stored in the rejects).
+ */
+export const USER_ROW_MAX_BYTES = 64 * 1024;
 
 export const REDACTED = '[redacted]';
 
@@ -74,7 +84,22 @@ export async function parseUserFile(path: string): Promise<ParsedUserFile> {
 
   const hash = createHash('sha256');
   const input = createReadStream(path);
-  input.on('data', (chunk) => hash.update(chunk));
+  // csv-parse decodes bytes that are not UTF-8 as U+FFFD, silently (a password would change):
+  // once the file has such bytes, a cell holding U+FFFD is taken to be one of them.
+  let carry = Buffer.alloc(0);
+  let notUtf8 = false;
+  input.on('data', (data: string | Buffer) => {
+    const chunk = Buffer.isBuffer(data) ? data : Buffer.from(data);
+    hash.update(chunk);
+    if (notUtf8) return;
+    const joined = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+    const tail = incompleteTail(joined);
+    notUtf8 = !isUtf8(joined.subarray(0, joined.length - tail));
+    carry = Buffer.from(joined.subarray(joined.length - tail));
+  });
+  input.on('end', () => {
+    if (carry.length > 0) notUtf8 = true;
+  });
   const parser = input.pipe(
     parse({
       bom: true,
@@ -83,11 +108,13 @@ export async function parseUserFile(path: string): Promise<ParsedUserFile> {
       relax_quotes: true,
       skip_empty_lines: true,
       record_delimiter: ['\r\n', '\n', '\r'],
+      max_record_size: USER_ROW_MAX_BYTES,
     }),
   );
   input.on('error', (error) => parser.destroy(error));
 
-  const result: ParsedUserFile = { sha256: '', rows: 0, candidates: [], rejected: [] };
+  const result: ParsedUserFile = { sha256: '', rows: 0, candidates: [], rejected: [], warnings: [] };
+  let rowsNotUtf8 = 0;
   const usernames = new Map<string, number>();
   const emails = new Map<string, number>();
   let columns: Columns | null = null;
@@ -114,20 +141,55 @@ export async function parseUserFile(path: string): Promise<ParsedUserFile> {
       if (result.rows > USER_LIMITS.rowsMax) {
         throw new InvalidUserFileError(`the file has more than ${USER_LIMITS.rowsMax} rows: split it`);
       }
+      if (notUtf8 && record.some((cell) => cell.includes('\uFFFD'))) {
+        rowsNotUtf8++;
+        rejectNotUtf8(record, line, columns, result);
+        continue;
+      }
       checkRow(record, line, columns, usernames, emails, result);
     }
   } catch (error) {
     if (error instanceof InvalidUserFileError) throw error;
     // csv-parse messages quote the offending value, which may be a password: keep code and line.
     const { code, lines } = error as { code?: string; lines?: number };
+    if (code === 'CSV_MAX_RECORD_SIZE') {
+      throw new InvalidUserFileError(
+        `the row near line ${lines ?? '?'} is longer than ${USER_ROW_MAX_BYTES / 1024} KB: this is not a user file`,
+      );
+    }
     if (code) throw new InvalidUserFileError(`the file is not valid CSV (${code}) near line ${lines ?? '?'}`);
     throw new InvalidUserFileError(
       `the file cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
     );
   }
   if (columns === null) throw new InvalidUserFileError('the file is empty: expected a header row');
+  if (result.rows === 0) result.warnings.push('the file has a header row but no rows: nothing was imported');
+  if (rowsNotUtf8 > 0) {
+    result.warnings.push(
+      `${rowsNotUtf8} row(s) hold bytes that are not UTF-8 and were rejected: save the file as CSV UTF-8`,
+    );
+  }
   result.sha256 = hash.digest('hex');
   return result;
+}
+
+/** A row with bytes that are not UTF-8: rejected naming each such field, nothing of it kept. */
+function rejectNotUtf8(record: string[], line: number, columns: Columns, out: ParsedUserFile): void {
+  const bad = USER_CSV_COLUMNS.filter((c) => record[columns.index[c]]?.includes('\uFFFD'));
+  const reasons: FieldError[] = bad.map((path) => ({ path, message: `${path} must be valid UTF-8 text` }));
+  if (reasons.length === 0) reasons.push({ path: '(row)', message: 'the row must be valid UTF-8 text' });
+  const cell = (c: (typeof USER_CSV_COLUMNS)[number]) => record[columns.index[c]] ?? '';
+  out.rejected.push({
+    line,
+    username: displayCell(cell('username')),
+    raw: JSON.stringify({
+      username: cell('username'),
+      email: cell('email'),
+      role: cell('role'),
+      initial_password: REDACTED,
+    }),
+    reasons,
+  });
 }
 
 function checkRow(
