@@ -112,7 +112,7 @@ export const UserImportResult = z.object({
   /** Absent from results stored before warnings were added. */
   warnings: z
     .array(z.string())
-    .default([])
+    .optional()
     .describe('what the user should know: no rows in the file, rows with bytes that are not UTF-8'),
 });
 export type UserImportResult = z.infer<typeof UserImportResult>;

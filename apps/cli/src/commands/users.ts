@@ -23,7 +23,7 @@ function printImportResult(raw: unknown, jobId: string): void {
   }
   const { counts, report, rows, warnings } = parsed.data;
   printKeyValues({ rows, ...counts });
-  for (const warning of warnings) process.stdout.write(`warning: ${plain(warning)}\n`);
+  for (const warning of warnings ?? []) process.stdout.write(`warning: ${plain(warning)}\n`);
   const shown =
     report.length <= SHOW_ALL_UP_TO
       ? report
