@@ -7,6 +7,9 @@ import {
   claimCsvImport,
   commitSalesBatches,
   commitUpstreamWindow,
+  failCsvImport,
+  findCsvImport,
+  ImportFailedError,
   ImportSupersededError,
   lastUpstreamSyncs,
   listRejects,
@@ -98,6 +101,35 @@ describe('the CSV import ledger', () => {
     await expect(writer.transaction((tx) => claimCsvImport(tx, start('imp-1')))).rejects.toThrow(
       /replaced by a newer import/,
     );
+  });
+});
+
+describe('a failed CSV import', () => {
+  it('ends failed with its reason and nothing stored; redelivered it fails the same; the file can be imported again', async () => {
+    const { writer } = setup();
+    await writer.transaction((tx) => claimCsvImport(tx, start('imp-1')));
+    await writer.transaction(async (tx) => {
+      await commitSalesBatches(tx, [{ ...makeBatch('imp-1', 5), source: 'csv', kind: 'csv' }]);
+      await tx.conn.run(`INSERT INTO rejects VALUES ('csv', 'imp-1', 'csv', 7, '{}', '[]', now())`);
+      return recordCsvChunk(tx, 'imp-1', chunk, false);
+    });
+    const reason = 'lines 5 to 9 of the file could not be read as CSV; nothing of the file was stored';
+    expect(await writer.transaction((tx) => failCsvImport(tx, 'imp-1', reason))).toBe(true);
+    expect(await writer.read((conn) => findCsvImport(conn, 'imp-1'))).toMatchObject({
+      state: 'failed',
+      error: reason,
+    });
+    expect((await writer.read((conn) => salesSummary(conn, { groupBy: 'day' }))).totals.count).toBe(0);
+    expect((await writer.read((conn) => listRejects(conn, { limit: 10, offset: 0 }))).total).toBe(0);
+    // Failed once, it stays failed: no second failure, no resume.
+    expect(await writer.transaction((tx) => failCsvImport(tx, 'imp-1', 'again'))).toBe(false);
+    await expect(writer.transaction((tx) => claimCsvImport(tx, start('imp-1')))).rejects.toThrow(
+      ImportFailedError,
+    );
+    // The same file uploaded again is neither a duplicate of it nor blocked by it.
+    const again = await writer.transaction((tx) => claimCsvImport(tx, start('imp-2')));
+    expect(again).toMatchObject({ kind: 'started', superseded: [] });
+    expect(await writer.read((conn) => findCsvImport(conn, 'imp-1'))).toMatchObject({ state: 'failed' });
   });
 });
 

@@ -15,7 +15,7 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/g;
 const plain = (value: unknown) =>
   value === null || value === undefined ? '' : String(value).replace(CONTROL, '?');
 
-function printImportResult(raw: unknown, jobId: string): void {
+export function printImportResult(raw: unknown, jobId: string): void {
   const parsed = UserImportResult.safeParse(raw);
   if (!parsed.success) {
     printKeyValues((raw ?? {}) as Record<string, unknown>);

@@ -1,13 +1,13 @@
+/**
+ * Byte-level helpers of the CSV file check: where UTF-8 goes wrong, and the cells of one record
+ * (for a record set aside because some of its bytes are not UTF-8, to name the field).
+ */
+
 const LF = 0x0a;
 const CR = 0x0d;
 const QUOTE = 0x22;
 const COMMA = 0x2c;
 const QUOTE_BYTE = Buffer.from('"');
-
-/**
- * Byte-level helpers of the CSV file check: where UTF-8 goes wrong, and the cells of one record
- * (for a record set aside because some of its bytes are not UTF-8, to name the field).
- */
 
 /** Bytes at the end of `buf` that begin a UTF-8 character the next buffer completes. */
 export function incompleteTail(buf: Uint8Array): number {
