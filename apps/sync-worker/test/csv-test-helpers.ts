@@ -73,3 +73,12 @@ export const row = (i: number, overrides: { id?: string; quantity?: number } = {
   return `${id},2026-01-${String((i % 28) + 1).padStart(2, '0')},${i + 1},Product ${i},${quantity},${(cents / 100).toFixed(2)},${((cents * quantity) / 100).toFixed(2)},EU`;
 };
 export const csvOf = (rows: string[], eol = '\n') => `${[HEADER, ...rows].join(eol)}${eol}`;
+
+/** No server path, no DuckDB text in anything the user reads. */
+export const INTERNAL = /\/tmp|\/work|duckdb|Invalid Input Error|state machine|strict_mode|file =/i;
+
+/** Each fault is tried on a file read in place and on chunk files the worker writes. */
+export const CHUNKINGS = [
+  ['one chunk (read in place when the file allows)', { rows: 1000, bytes: 1 << 20 }],
+  ['chunks of 2 records (copied)', { rows: 2, bytes: 1 << 20 }],
+] as const;

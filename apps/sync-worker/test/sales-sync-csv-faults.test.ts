@@ -4,7 +4,7 @@ import { findCsvImport, ImportFailedError } from '@datasync/db';
 import type { CsvImportResult } from '@datasync/schemas';
 import { describe, expect, it } from 'vitest';
 import { InvalidCsvFileError } from '../src/sales-sync/csv-file.js';
-import { csvOf, HEADER, row, setupCsvImport } from './csv-test-helpers.js';
+import { CHUNKINGS, csvOf, HEADER, INTERNAL, row, setupCsvImport } from './csv-test-helpers.js';
 
 /**
  * Files a new user's probes found, and their kin: each imports with every record accounted for
@@ -13,9 +13,6 @@ import { csvOf, HEADER, row, setupCsvImport } from './csv-test-helpers.js';
  */
 
 type Setup = ReturnType<typeof setupCsvImport>;
-
-/** No server path, no DuckDB text in anything the user reads. */
-const INTERNAL = /\/tmp|\/work|duckdb|Invalid Input Error|state machine|strict_mode|file =/i;
 
 /** received = accepted + rejected = the records the test put in the file; rejects and sales agree. */
 async function expectAccounted(
@@ -36,11 +33,6 @@ async function expectAccounted(
   for (const w of result.warnings) expect(w).not.toMatch(INTERNAL);
   return rejects.items;
 }
-
-const CHUNKINGS = [
-  ['one chunk (read in place when the file allows)', { rows: 1000, bytes: 1 << 20 }],
-  ['chunks of 2 records (copied)', { rows: 2, bytes: 1 << 20 }],
-] as const;
 
 describe('CSV import: line ends', () => {
   it.each(CHUNKINGS)(
