@@ -103,6 +103,7 @@ describe('the CSV import as a job', () => {
     const ledger = await t.writer.read((conn) => findCsvImport(conn, job.id!));
     expect(ledger?.state).toBe('failed');
     expect(ledger?.error).toMatch(/failed on its last attempt/);
+    expect(job.failedReason).toBe(ledger?.error);
     expect(existsSync(path)).toBe(false);
   });
 });

@@ -6,7 +6,7 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import type { Logger } from 'pino';
 import type { ChunkLimits } from './csv-file.js';
 import { InvalidCsvFileError } from './csv-file.js';
-import { DEFAULT_CHUNK_LIMITS, endCsvImport, importSalesCsv } from './csv-import.js';
+import { DEFAULT_CHUNK_LIMITS, endCsvImport, ImportBusyError, importSalesCsv } from './csv-import.js';
 import type { UpstreamClientOptions } from './upstream-client.js';
 import { UpstreamError } from './upstream-client.js';
 import { syncFromUpstream } from './upstream-sync.js';
@@ -100,14 +100,16 @@ export function createSalesSyncProcessor(deps: SalesSyncProcessorDeps) {
         error instanceof ImportSupersededError ||
         error instanceof ImportFailedError;
       if (final || lastAttempt || error instanceof UnrecoverableError) await rm(file, { force: true });
-      if (!final && lastAttempt) {
-        // No attempt is left to resume it: the import ends failed rather than stay `running`.
+      if (!final && lastAttempt && !(error instanceof ImportBusyError)) {
+        // No attempt is left to resume it: the import ends failed rather than stay `running`, and
+        // the job says so in words for the user (the error itself may name server paths).
         log.error({ err: error }, 'csv import failed on its last attempt');
-        await endCsvImport(
-          deps.writer,
-          job.id!,
-          'the import failed on its last attempt (see the worker log); nothing of the file was stored: upload it again',
-        ).catch((e: unknown) => log.error({ err: e }, 'could not record the failed csv import'));
+        const reason =
+          'the import failed on its last attempt (the worker log has the cause); nothing of the file was stored: upload it again';
+        await endCsvImport(deps.writer, job.id!, reason).catch((e: unknown) =>
+          log.error({ err: e }, 'could not record the failed csv import'),
+        );
+        throw new Error(reason, { cause: error });
       }
       throw final ? new UnrecoverableError((error as Error).message) : error;
     }
