@@ -92,6 +92,28 @@ describe('the CSV import as a job', () => {
     expect(existsSync(path)).toBe(false);
   });
 
+  it('a file found bad when a retry checks it again ends the interrupted import failed, its rows removed', async () => {
+    const t = await csvJobs();
+    const csv = csvOf([row(1), row(2), row(3)]);
+    const path = t.file('replaced.csv', csv);
+    t.setBefore((job) => {
+      if (job.attemptsMade > 0) return;
+      job.updateProgress = async () => {
+        // After the first chunk commits: the file is replaced by one without a header, and the
+        // attempt dies (not the file's fault: retried).
+        writeFileSync(path, `${row(1)}\n${row(2)}\n`);
+        throw new Error('the worker lost its connection');
+      };
+    });
+    const job = await t.enqueue(path, 3);
+    expect(await job.getState()).toBe('failed');
+    expect(job.attemptsMade).toBe(2);
+    expect(job.failedReason).toMatch(/^the header row lacks date/);
+    const ledger = await t.writer.read((conn) => findCsvImport(conn, job.id!));
+    expect(ledger).toMatchObject({ state: 'failed', error: job.failedReason });
+    expect(await t.sales()).toHaveLength(0);
+  });
+
   it('an import whose last attempt fails ends failed in the ledger, not running', async () => {
     const t = await csvJobs();
     // The chunk folder cannot be made: not the file's fault, so retried, until no attempt is left.

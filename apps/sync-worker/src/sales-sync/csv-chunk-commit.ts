@@ -81,7 +81,7 @@ function readFailure(error: unknown, chunk: ChunkPlan, info: CsvFileInfo): unkno
     );
   }
   const message = error instanceof Error ? error.message : '';
-  if (/^(Invalid Input|Conversion|Parser) Error/.test(message)) {
+  if (/^(Invalid Input|Conversion) Error/.test(message)) {
     return new InvalidCsvFileError(`${lines} could not be read as CSV; nothing of the file was stored`);
   }
   return error;

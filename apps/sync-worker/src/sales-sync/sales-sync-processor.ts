@@ -100,6 +100,13 @@ export function createSalesSyncProcessor(deps: SalesSyncProcessorDeps) {
         error instanceof ImportSupersededError ||
         error instanceof ImportFailedError;
       if (final || lastAttempt || error instanceof UnrecoverableError) await rm(file, { force: true });
+      if (error instanceof InvalidCsvFileError) {
+        // Wherever it was found (a resume checks the file again): the import ends, once. A no-op
+        // when the import never started or has already ended.
+        await endCsvImport(deps.writer, job.id!, error.message).catch((e: unknown) =>
+          log.error({ err: e }, 'could not record the failed csv import'),
+        );
+      }
       if (!final && lastAttempt && !(error instanceof ImportBusyError)) {
         // No attempt is left to resume it: the import ends failed rather than stay `running`, and
         // the job says so in words for the user (the error itself may name server paths).
