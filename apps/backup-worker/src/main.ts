@@ -62,13 +62,17 @@ const workers: Worker[] = [
   startOperations({ connection, config, logger, writer, metrics }),
 ];
 
-installShutdown(logger, [
-  { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
-  { name: 'locks', close: () => opsLock.close() },
-  { name: 'database', close: () => writer.close() },
-  { name: 's3', close: () => s3?.close() },
-  { name: 'redis', close: () => disconnectAll([connection, lockRedis]) },
-]);
+installShutdown(
+  logger,
+  [
+    { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
+    { name: 'locks', close: () => opsLock.close(), local: true },
+    { name: 'database', close: () => writer.close(), local: true },
+    { name: 's3', close: () => s3?.close(), local: true },
+    { name: 'redis', close: () => disconnectAll([connection, lockRedis]) },
+  ],
+  { redis: [connection, lockRedis], endWhenRedisGone: [lockRedis] },
+);
 logger.info(
   {
     queues: workers.map((w) => w.name),
