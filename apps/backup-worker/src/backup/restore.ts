@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { copyFile, link, rename } from 'node:fs/promises';
+import { copyFile, link, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { prepareRestoredDatabaseFile, SCHEMA_VERSION } from '@datasync/db';
 import type { BackupLocation, BackupManifest, RestoreJobResult } from '@datasync/schemas';
@@ -55,7 +55,13 @@ async function swapIn(deps: BackupDeps, prepared: string, aside: string) {
   await deps.writer.exclusive(async ({ path }) => {
     const started = performance.now();
     if (existsSync(path)) {
-      await link(path, aside).catch(() => copyFile(path, aside));
+      await link(path, aside).catch(() =>
+        // A partial copy (full disk) is removed: the database stays as it was, nothing left behind.
+        copyFile(path, aside).catch(async (error: unknown) => {
+          await rm(aside, { force: true });
+          throw error;
+        }),
+      );
       previous = aside;
     }
     // A log left by a failed checkpoint belongs to the old file; replayed on the new one it would corrupt it.
