@@ -58,8 +58,8 @@ async function swapIn(deps: BackupDeps, prepared: string, aside: string) {
   let rolledBack: LedgerBatch[] = [];
   await deps.writer.exclusive(async ({ path }) => {
     const started = performance.now();
-    if (existsSync(path)) rolledBack = await batchesOnlyIn(path, prepared);
     if (existsSync(path)) {
+      rolledBack = await batchesOnlyIn(path, prepared);
       await link(path, aside).catch(() =>
         // A partial copy (full disk) is removed: the database stays as it was, nothing left behind.
         copyFile(path, aside).catch(async (error: unknown) => {
