@@ -38,10 +38,14 @@ const app = await buildApp(deps, logger);
 if (deps.redis.status === 'ready') void checkRedisPolicy(deps.redis, logger);
 else deps.redis.once('ready', () => void checkRedisPolicy(deps.redis, logger));
 
-installShutdown(logger, [
-  { name: 'http', close: () => app.close() },
-  { name: 'queues and redis', close },
-]);
+installShutdown(
+  logger,
+  [
+    { name: 'http', close: () => app.close() },
+    { name: 'queues and redis', close },
+  ],
+  { redis: [deps.redis] },
+);
 
 // Listen even when Redis is down (requests then get 503 + Retry-After), but give it a moment first.
 await waitForRedis(deps.redis, 5_000).catch(() =>

@@ -1,5 +1,6 @@
 import { createWriterFromConfig, WriterLock } from '@datasync/db';
 import {
+  BACKUP_OPS_LOCK_KEY,
   checkRedisPolicy,
   createLogger,
   createRedis,
@@ -39,7 +40,7 @@ const { writer } = createWriterFromConfig(config, {
 });
 const opsLock = new WriterLock({
   redis: lockRedis,
-  key: 'datasync:backup-ops-lock',
+  key: BACKUP_OPS_LOCK_KEY,
   leaseMs: config.WRITER_LOCK_LEASE_MS,
 });
 const s3 = s3StoreFromConfig(config);
@@ -51,6 +52,7 @@ const deps: BackupDeps = {
   logger,
   retentionDays: config.BACKUP_RETENTION_DAYS,
   opsLock,
+  redis: connection,
 };
 const workers: Worker[] = [
   startQueueWorker(QUEUES.backup, createBackupProcessor(deps), {
@@ -62,13 +64,17 @@ const workers: Worker[] = [
   startOperations({ connection, config, logger, writer, metrics }),
 ];
 
-installShutdown(logger, [
-  { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
-  { name: 'locks', close: () => opsLock.close() },
-  { name: 'database', close: () => writer.close() },
-  { name: 's3', close: () => s3?.close() },
-  { name: 'redis', close: () => disconnectAll([connection, lockRedis]) },
-]);
+installShutdown(
+  logger,
+  [
+    { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
+    { name: 'locks', close: () => opsLock.close(), local: true },
+    { name: 'database', close: () => writer.close(), local: true },
+    { name: 's3', close: () => s3?.close(), local: true },
+    { name: 'redis', close: () => disconnectAll([connection, lockRedis]) },
+  ],
+  { redis: [connection, lockRedis], endWhenRedisGone: [lockRedis] },
+);
 logger.info(
   {
     queues: workers.map((w) => w.name),

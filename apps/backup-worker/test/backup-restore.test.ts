@@ -100,7 +100,7 @@ describe('restore', () => {
     expect(await salesRows(bed.deps.writer)).toBe(backup.tables.sales! + ingestedAfter.committed * rows);
   });
 
-  it('a restore while another process ingests swaps atomically: no batch is ever half there', async () => {
+  it('a restore while another process ingests swaps atomically: no batch is ever half there, and every batch it rolls back is listed', async () => {
     const bed = makeTestBed();
     const rows = 200;
     const loop = startIngestLoop(bed, 'around', rows);
@@ -115,6 +115,15 @@ describe('restore', () => {
     expect(now.tables.ingest_batches).toBeGreaterThan(backup.tables.ingest_batches!);
     expect(now.tables.ingest_batches).toBeLessThanOrEqual(report.committed);
     expect(now.tables.sales).toBe(now.tables.ingest_batches! * rows);
+    // The loop commits around-0, around-1, ... in order: the backup holds the first k, the restore
+    // rolled back exactly the next ones, and every other commit is in the database now.
+    const k = backup.tables.ingest_batches!;
+    expect(restored.rolledBack.length).toBeGreaterThan(0);
+    expect(restored.rolledBack.map((b) => b.batchId)).toEqual(
+      Array.from({ length: restored.rolledBack.length }, (_, i) => `around-${k + i}`),
+    );
+    expect(restored.rolledBack.every((b) => b.rows === rows && b.source === 'loop')).toBe(true);
+    expect(now.tables.ingest_batches! + restored.rolledBack.length).toBe(report.committed);
   });
 
   it('a corrupted backup is caught by verify and refused by restore, leaving the current database untouched', async () => {

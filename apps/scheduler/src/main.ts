@@ -32,11 +32,15 @@ connection.once('ready', () => void checkRedisPolicy(connection, logger));
 const queues = createAllQueues(connection, config);
 
 const scheduler = new TimetableScheduler({ schedules, queues, redis: connection, logger });
-installShutdown(logger, [
-  { name: 'scheduler', close: () => scheduler.close() },
-  { name: 'queues', close: () => Promise.all([...queues.values()].map((q) => q.close())) },
-  { name: 'redis', close: () => disconnectAll([connection]) },
-]);
+installShutdown(
+  logger,
+  [
+    { name: 'scheduler', close: () => scheduler.close() },
+    { name: 'queues', close: () => Promise.all([...queues.values()].map((q) => q.close())) },
+    { name: 'redis', close: () => disconnectAll([connection]) },
+  ],
+  { redis: [connection] },
+);
 process.on('SIGHUP', () => {
   logger.info('SIGHUP: reconciling the timetable');
   void scheduler.reconcile({ catchUp: true }).catch((error: Error) => {

@@ -80,13 +80,17 @@ const leadership = new Leadership({
   ...workersFollowingLead(workers, logger),
 }).start();
 
-installShutdown(logger, [
-  { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
-  { name: 'group-commit', close: () => committer.drain() },
-  { name: 'database', close: () => writer.close() },
-  // Last: the standby takes over at once, and finds the database closed and the lock free.
-  { name: 'leadership', close: () => leadership.close() },
-  { name: 'metrics', close: () => publisher.close() },
-  { name: 'redis', close: () => disconnectAll([connection, lockRedis]) },
-]);
+installShutdown(
+  logger,
+  [
+    { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
+    { name: 'group-commit', close: () => committer.drain(), local: true },
+    { name: 'database', close: () => writer.close(), local: true },
+    // Last: the standby takes over at once, and finds the database closed and the lock free.
+    { name: 'leadership', close: () => leadership.close() },
+    { name: 'metrics', close: () => publisher.close() },
+    { name: 'redis', close: () => disconnectAll([connection, lockRedis]) },
+  ],
+  { redis: [connection, lockRedis], endWhenRedisGone: [lockRedis] },
+);
 logger.info({ queues: workers.map((w) => w.name), database: config.DATABASE_PATH }, 'sync-worker started');

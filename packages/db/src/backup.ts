@@ -83,3 +83,63 @@ export function prepareRestoredDatabaseFile(path: string): Promise<void> {
     await conn.run('CHECKPOINT');
   });
 }
+
+/** A batch in the ingest ledger: what a restore that rolls it back reports, and how to find its idempotency record. */
+export interface LedgerBatch {
+  batchId: string;
+  source: string;
+  kind: string;
+  idempotencyKeyHash: string | null;
+  bodyHash: string;
+  received: number;
+  stored: number;
+  rejected: number;
+  committedAt: string;
+}
+
+const quoteLiteral = (text: string) => `'${text.replaceAll("'", "''")}'`;
+
+/**
+ * The batches the ledger of `replacedPath` holds and that of `restoredPath` does not: what
+ * swapping the one for the other rolls back. Both files are only read (attached read-only to an
+ * in-memory database); a file without a ledger (new, or older than the ledger) has no batches.
+ */
+export async function batchesOnlyIn(replacedPath: string, restoredPath: string): Promise<LedgerBatch[]> {
+  const instance = await DuckDBInstance.create(':memory:', { threads: '2' });
+  let conn: DuckDBConnection | null = null;
+  try {
+    conn = await instance.connect();
+    await conn.run(`ATTACH ${quoteLiteral(replacedPath)} AS replaced (READ_ONLY)`);
+    await conn.run(`ATTACH ${quoteLiteral(restoredPath)} AS restored (READ_ONLY)`);
+    const ledgers = await conn.runAndReadAll(
+      `SELECT database_name FROM duckdb_tables()
+       WHERE table_name = 'ingest_batches' AND schema_name = 'main' AND database_name IN ('replaced', 'restored')`,
+    );
+    const has = new Set(ledgers.getRowObjects().map((r) => String(r.database_name)));
+    if (!has.has('replaced')) return [];
+    const restoredLedger = has.has('restored')
+      ? 'SELECT batch_id FROM restored.ingest_batches'
+      : 'SELECT NULL::VARCHAR AS batch_id WHERE false';
+    const reader = await conn.runAndReadAll(
+      `SELECT batch_id, source, kind, idempotency_key_hash, body_hash, received, stored, rejected,
+              epoch_ms(committed_at) AS committed_ms
+       FROM replaced.ingest_batches
+       WHERE batch_id NOT IN (${restoredLedger})
+       ORDER BY committed_at, batch_id`,
+    );
+    return reader.getRowObjects().map((row) => ({
+      batchId: String(row.batch_id),
+      source: String(row.source),
+      kind: String(row.kind),
+      idempotencyKeyHash: row.idempotency_key_hash === null ? null : String(row.idempotency_key_hash),
+      bodyHash: String(row.body_hash),
+      received: Number(row.received),
+      stored: Number(row.stored),
+      rejected: Number(row.rejected),
+      committedAt: new Date(Number(row.committed_ms)).toISOString(),
+    }));
+  } finally {
+    conn?.disconnectSync();
+    instance.closeSync();
+  }
+}

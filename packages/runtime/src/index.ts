@@ -1,5 +1,6 @@
 export * from './alerts/index.js';
 export * from './config.js';
+export * from './keys.js';
 export * from './leadership.js';
 export * from './local-redis.js';
 export * from './logger.js';

@@ -62,7 +62,28 @@ export async function waitForRedis(redis: Redis, timeoutMs = 10_000): Promise<vo
   }
 }
 
-/** Ends connections without waiting for pending replies (shutdown, after work has stopped). */
+/**
+ * Ends connections without waiting for pending replies (shutdown, after work has stopped, or Redis
+ * gone): every command still waiting, and any sent later, fails at once with "Connection is closed".
+ */
 export function disconnectAll(connections: Redis[]): void {
-  for (const connection of connections) connection.disconnect();
+  for (const connection of connections) {
+    const between = connection.status === 'reconnecting';
+    connection.disconnect();
+    if (between && connection.status !== 'end') endBetweenReconnects(connection);
+  }
+}
+
+/**
+ * Between two reconnect attempts ioredis 5 has no socket to close, so `disconnect()` neither ends
+ * the connection nor rejects its queued commands: they would wait forever (redis/ioredis#2169,
+ * open). Do what its close handler does for a socket that closes after `disconnect()`.
+ */
+function endBetweenReconnects(connection: Redis): void {
+  const internals = connection as unknown as {
+    setStatus?: (status: string) => void;
+    flushQueue?: (error: Error) => void;
+  };
+  internals.setStatus?.call(connection, 'end');
+  internals.flushQueue?.call(connection, new Error('Connection is closed.'));
 }

@@ -99,12 +99,37 @@ export const BackupCleanupJobResult = z.object({
 });
 export type BackupCleanupJobResult = z.infer<typeof BackupCleanupJobResult>;
 
+/**
+ * A batch committed to the database a restore replaced, and missing from the backup it restored:
+ * its rows are gone. Its idempotency record (API batches) is cleared, so the sender can send it
+ * again with the same Idempotency-Key and get a new receipt instead of the old one.
+ */
+export const RolledBackBatch = z.object({
+  batchId: z.string(),
+  source: z.string().describe('the API key (or import) it came from'),
+  kind: z.string().describe('api-batch, csv (a chunk of an import) or upstream (the nightly sync)'),
+  rows: z.number().int().describe('sales rows it had stored'),
+  rejected: z.number().int().describe('records it had quarantined'),
+  receivedAt: z
+    .string()
+    .nullable()
+    .describe('when the api accepted it (from its idempotency record); null when not known'),
+  committedAt: z.string().describe('when it was committed to the replaced database'),
+  idempotencyCleared: z.boolean().describe('its idempotency record was removed: a resend is a new batch'),
+});
+export type RolledBackBatch = z.infer<typeof RolledBackBatch>;
+
 export const RestoreJobResult = z.object({
   name: z.string(),
   source: BackupLocation,
   tables: TableCounts,
   schemaVersion: z.number().int(),
   previousDatabase: z.string().nullable().describe('where the database that was replaced was kept'),
+  rolledBack: z
+    .array(RolledBackBatch)
+    .describe(
+      'every batch committed after the backup was taken (so missing from it), oldest first: send them again',
+    ),
   lockHeldMs: z.number().int(),
   durationMs: z.number().int(),
 });

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { IDEMPOTENCY_PREFIX, idempotencyKeyHash, idempotencyRecordKey } from '@datasync/runtime';
 import type { BatchReceipt } from '@datasync/schemas';
 import type { Redis } from 'ioredis';
 import { conflict, unprocessable } from '../errors.js';
-import { sha256 } from './parse-body.js';
 
 /**
  * Idempotency records in Redis (the IETF Idempotency-Key draft): the first request with a key (or,
@@ -54,17 +54,16 @@ export class IdempotencyStore {
 
   constructor(private readonly options: IdempotencyOptions) {
     this.staleAfterMs = options.staleAfterMs ?? 30_000;
-    this.prefix = options.prefix ?? 'datasync:idem';
+    this.prefix = options.prefix ?? IDEMPOTENCY_PREFIX;
   }
 
   static keyHash(key: string): string {
-    return sha256(`key:${key}`);
+    return idempotencyKeyHash(key);
   }
 
   async begin(source: string, idempotencyKey: string | null, bodyHash: string): Promise<IdempotencyOutcome> {
-    const scope =
-      idempotencyKey === null ? `body:${bodyHash}` : `key:${IdempotencyStore.keyHash(idempotencyKey)}`;
-    const recordKey = `${this.prefix}:${sha256(source)}:${scope}`;
+    const keyHash = idempotencyKey === null ? null : idempotencyKeyHash(idempotencyKey);
+    const recordKey = idempotencyRecordKey(source, { idempotencyKeyHash: keyHash, bodyHash }, this.prefix);
     for (let attempt = 0; attempt < 5; attempt++) {
       const fresh: IdempotencyRecord = {
         batchId: `b_${randomUUID()}`,

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { type DatabaseFileInspection, inspectDatabaseFile } from '@datasync/db';
 import type { BackupManifest } from '@datasync/schemas';
-import { BackupCorruptError } from './errors.js';
+import { BackupCorruptError, isStorageFailure } from './errors.js';
 
 /**
  * The compressed backup file: written with its checksums computed on the way (no second read),
@@ -140,6 +140,11 @@ export async function materializeArchive(
       problems.push('the decompressed database differs from the one backed up');
     }
   } catch (error) {
+    // A full or read-only disk says nothing about the backup: not "corrupt", and not kept.
+    if (isStorageFailure(error)) {
+      await removeDatabaseFile(dest);
+      throw error;
+    }
     // Say first whether the bytes differ from the manifest's: that is what an operator acts on.
     const whole = await digestFile(archive).catch(() => null);
     if (whole && whole.size !== expected.size) {

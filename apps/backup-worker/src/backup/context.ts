@@ -1,4 +1,5 @@
 import type { DatabaseWriter, WriterLock } from '@datasync/db';
+import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { LocalBackupStore } from './local-store.js';
 import type { S3BackupStore } from './s3-store.js';
@@ -26,6 +27,8 @@ export interface BackupDeps {
    * restore is using, and leftovers are never another job's work in progress).
    */
   opsLock?: WriterLock;
+  /** Where the api keeps its idempotency records: a restore clears those of the batches it rolls back. */
+  redis?: Redis;
   compressionLevel?: number;
   onStage?: (stage: BackupStage) => Promise<void> | void;
   now?: () => Date;

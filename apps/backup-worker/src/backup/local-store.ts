@@ -125,14 +125,25 @@ export class LocalBackupStore {
     await rename(archiveTemp, this.dataPath(manifest.name));
     await syncDirectory(this.dir);
     await afterData?.();
-    await this.writeManifest(manifest);
+    try {
+      await this.writeManifest(manifest);
+    } catch (error) {
+      // Never a backup without its manifest, and on a full disk its space is needed back at once.
+      await rm(this.dataPath(manifest.name), { force: true });
+      throw error;
+    }
   }
 
   /** Atomic replace: temp file, fsync, rename, fsync the folder. */
   async writeManifest(manifest: BackupManifest): Promise<void> {
     const temp = this.tempPath(manifest.name, 'manifest.json');
-    await writeFile(temp, `${JSON.stringify(manifest, null, 2)}\n`);
-    await syncFile(temp);
+    try {
+      await writeFile(temp, `${JSON.stringify(manifest, null, 2)}\n`);
+      await syncFile(temp);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
     await rename(temp, this.manifestPath(manifest.name));
     await syncDirectory(this.dir);
   }

@@ -1,3 +1,4 @@
+import { dirname } from 'node:path';
 import {
   BACKUP_JOBS,
   BackupCleanupJobData,
@@ -9,7 +10,7 @@ import { type Job, UnrecoverableError } from 'bullmq';
 import { listBackups } from './catalog.js';
 import type { BackupDeps } from './context.js';
 import { createBackup } from './create-backup.js';
-import { BackupCorruptError, BackupNotFoundError, BackupTooNewError } from './errors.js';
+import { asStorageError, BackupCorruptError, BackupNotFoundError, BackupTooNewError } from './errors.js';
 import { restoreBackup } from './restore.js';
 import { cleanupBackups } from './retention.js';
 import { verifyBackup } from './verify.js';
@@ -43,9 +44,15 @@ function run(deps: BackupDeps, job: Job): Promise<unknown> {
 
 /**
  * One processor for the backup queue. A missing, corrupt or too-new backup fails at once (the
- * same bytes fail the same way on every retry); anything else (the lock, S3, the disk) retries.
+ * same bytes fail the same way on every retry), and so does a folder that is full, over quota,
+ * read-only or not writable (a person fixes those, not a retry seconds later): the job fails once
+ * and alerts once. Anything else (the lock, S3, Redis) retries.
  */
 export function createBackupProcessor(deps: BackupDeps) {
+  const folders = [
+    { path: deps.local.dir, name: 'the backup folder (BACKUP_DIR)' },
+    { path: dirname(deps.writer.path), name: 'the database folder (DATABASE_PATH)' },
+  ];
   return async (job: Job): Promise<unknown> => {
     try {
       return await run(deps, job);
@@ -56,6 +63,17 @@ export function createBackupProcessor(deps: BackupDeps) {
         error instanceof BackupTooNewError
       ) {
         throw new UnrecoverableError(error.message);
+      }
+      const fallback = job.name === BACKUP_JOBS.restore ? 'a folder the restore writes to' : folders[0]!.name;
+      const storage = asStorageError(error, folders, fallback);
+      if (storage) {
+        deps.logger.error(
+          { jobId: job.id, job: job.name, code: storage.code, err: (error as Error).message },
+          'storage failure: not retried',
+        );
+        throw new UnrecoverableError(
+          `${job.name} failed: ${storage.message}. Not retried: free space or fix the folder, then run it again; earlier backups and the database are untouched.`,
+        );
       }
       throw error;
     }

@@ -1,13 +1,14 @@
 import { existsSync } from 'node:fs';
-import { copyFile, link, rename } from 'node:fs/promises';
+import { copyFile, link, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { prepareRestoredDatabaseFile, SCHEMA_VERSION } from '@datasync/db';
+import { batchesOnlyIn, type LedgerBatch, prepareRestoredDatabaseFile, SCHEMA_VERSION } from '@datasync/db';
 import type { BackupLocation, BackupManifest, RestoreJobResult } from '@datasync/schemas';
 import { materializeArchive, removeDatabaseFile, syncDirectory } from './archive.js';
 import { type BackupDeps, withOpsLock } from './context.js';
 import { withArchive } from './copies.js';
 import { BackupCorruptError, BackupNotFoundError, BackupTooNewError } from './errors.js';
 import { assertBackupName } from './local-store.js';
+import { clearRolledBack } from './rolled-back.js';
 
 interface Copy {
   location: BackupLocation;
@@ -47,15 +48,25 @@ async function materializeFirstGood(deps: BackupDeps, name: string, copies: Copy
 /**
  * Swaps `prepared` in as the database, under the lock with the database closed. The current file
  * is kept aside by a hard link (a copy where links are not possible), and the new one arrives by
- * rename(2) over it: at every instant DATABASE_PATH is the old database or the new one.
+ * rename(2) over it: at every instant DATABASE_PATH is the old database or the new one. Returns
+ * the batches the swap rolls back, read from both ledgers under the same lock, so no commit can
+ * slip in between the comparison and the swap.
  */
 async function swapIn(deps: BackupDeps, prepared: string, aside: string) {
   let heldMs = 0;
   let previous: string | null = null;
+  let rolledBack: LedgerBatch[] = [];
   await deps.writer.exclusive(async ({ path }) => {
     const started = performance.now();
     if (existsSync(path)) {
-      await link(path, aside).catch(() => copyFile(path, aside));
+      rolledBack = await batchesOnlyIn(path, prepared);
+      await link(path, aside).catch(() =>
+        // A partial copy (full disk) is removed: the database stays as it was, nothing left behind.
+        copyFile(path, aside).catch(async (error: unknown) => {
+          await rm(aside, { force: true });
+          throw error;
+        }),
+      );
       previous = aside;
     }
     // A log left by a failed checkpoint belongs to the old file; replayed on the new one it would corrupt it.
@@ -64,7 +75,7 @@ async function swapIn(deps: BackupDeps, prepared: string, aside: string) {
     await syncDirectory(dirname(path));
     heldMs = performance.now() - started;
   });
-  return { heldMs, previous: previous as string | null };
+  return { heldMs, previous: previous as string | null, rolledBack };
 }
 
 /**
@@ -93,7 +104,9 @@ export async function restoreBackup(deps: BackupDeps, name: string): Promise<Res
       const { copy, found } = await materializeFirstGood(deps, name, copies, prepared);
       await prepareRestoredDatabaseFile(prepared);
       const stamp = (deps.now?.() ?? new Date()).toISOString().replace(/[-:.]/g, '');
-      const { heldMs, previous } = await swapIn(deps, prepared, `${dbPath}.before-restore-${stamp}`);
+      const swapped = await swapIn(deps, prepared, `${dbPath}.before-restore-${stamp}`);
+      const { heldMs, previous } = swapped;
+      const rolledBack = await clearRolledBack(deps.redis, swapped.rolledBack, deps.logger);
       deps.logger.info(
         {
           backup: name,
@@ -101,15 +114,26 @@ export async function restoreBackup(deps: BackupDeps, name: string): Promise<Res
           previous,
           tables: found.tables,
           lockHeldMs: Math.round(heldMs),
+          rolledBack: rolledBack.length,
         },
         'database restored',
       );
+      if (rolledBack.length > 0) {
+        deps.logger.warn(
+          {
+            backup: name,
+            batches: rolledBack.map((b) => ({ batchId: b.batchId, source: b.source, rows: b.rows })),
+          },
+          'the restore rolled back batches committed after the backup: their senders must send them again',
+        );
+      }
       return {
         name,
         source: copy.location,
         tables: found.tables,
         schemaVersion: found.schemaVersion,
         previousDatabase: previous,
+        rolledBack,
         lockHeldMs: Math.round(heldMs),
         durationMs: Math.round(performance.now() - started),
       };

@@ -1,6 +1,6 @@
-import type { ListBackupsResult } from '@datasync/schemas';
+import type { ListBackupsResult, RestoreJobResult } from '@datasync/schemas';
 import { type Command, parse, print, runJob, UsageError } from '../command.js';
-import { printTable } from '../output.js';
+import { printKeyValues, printTable } from '../output.js';
 
 function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -63,9 +63,34 @@ export const restoreCommand: Command = {
   async run(ctx) {
     const { positionals } = parse(ctx.argv, {});
     if (!positionals[0]) throw new UsageError('restore needs a backup NAME (see datasync backups)');
-    return runJob(ctx, { path: '/v1/jobs/restore', json: { name: positionals[0] } });
+    return runJob(ctx, { path: '/v1/jobs/restore', json: { name: positionals[0] } }, printRestore);
   },
 };
+
+/** The restore's summary, then every batch it rolled back: what the senders must send again. */
+function printRestore(result: unknown): void {
+  const { rolledBack = [], ...rest } = (result ?? {}) as Partial<RestoreJobResult>;
+  printKeyValues(rest);
+  if (rolledBack.length === 0) {
+    process.stdout.write('rolled back: none (no batch was committed after this backup)\n');
+    return;
+  }
+  const rows = rolledBack.reduce((n, b) => n + b.rows, 0);
+  process.stdout.write(
+    `rolled back: ${rolledBack.length} batch(es), ${rows} rows committed after this backup are gone. Ask their senders to send them again (their idempotency records were cleared, so the same Idempotency-Key is accepted as new):\n`,
+  );
+  printTable(
+    rolledBack.map((b) => ({
+      batch: b.batchId,
+      source: b.source,
+      kind: b.kind,
+      rows: b.rows,
+      received: b.receivedAt ?? '',
+      committed: b.committedAt,
+      cleared: b.idempotencyCleared ? 'yes' : 'NO',
+    })),
+  );
+}
 
 export const verifyBackupCommand: Command = {
   name: 'verify-backup',
