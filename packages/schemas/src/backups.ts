@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { REPORT_JOBS } from './jobs.js';
+import { BackupName } from './names.js';
 
 /**
  * Backups: the manifest stored beside each backup file (locally and in S3), the entries of
@@ -15,12 +16,6 @@ export const BACKUP_JOBS = {
   verify: 'verify-backup',
   list: REPORT_JOBS.backups,
 } as const;
-
-/** Safe as a file name and an S3 key part: no slashes, no leading dot (temp files start with one). */
-export const BACKUP_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
-export const BackupName = z
-  .string()
-  .regex(BACKUP_NAME, 'a backup name is letters, digits, ".", "_" and "-" (as GET /v1/backups lists it)');
 
 export const BackupLocation = z.enum(['local', 's3']);
 export type BackupLocation = z.infer<typeof BackupLocation>;

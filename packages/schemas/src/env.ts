@@ -50,90 +50,103 @@ const timeZone = z
     }
   }, 'must be an IANA time zone name such as UTC or Europe/Berlin');
 
-export const EnvConfig = z.object({
-  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+export const EnvConfig = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
 
-  // HTTP
-  HOST: z.string().default('0.0.0.0'),
-  PORT: int(3000, 0, 65535),
-  PUBLIC_URL: optionalUrl.describe('the URL people reach the api at, for printed links'),
-  API_KEYS: optionalText.describe('name:scope[+scope]:secret, comma separated'),
-  API_KEYS_FILE: optionalText.describe('JSON file of {name, scopes, sha256} entries'),
-  METRICS_TOKEN: optionalText.describe('when set, /metrics wants Authorization: Bearer <token>'),
-  MAX_BATCH_RECORDS: int(10_000, 1, 1_000_000),
-  MAX_BODY_BYTES: int(10 * 1024 * 1024, 1024),
-  MAX_INGEST_BACKLOG: int(2_000, 1).describe('ingest jobs waiting before POST answers 429'),
-  IDEMPOTENCY_TTL_SECONDS: int(86_400, 60),
-  WAIT_TIMEOUT_MS: int(60_000, 100).describe('how long ?wait=true waits for the commit'),
+    // HTTP
+    HOST: z.string().default('0.0.0.0'),
+    PORT: int(3000, 0, 65535),
+    PUBLIC_URL: optionalUrl.describe('the URL people reach the api at, for printed links'),
+    API_KEYS: optionalText.describe('name:scope[+scope]:secret, comma separated'),
+    API_KEYS_FILE: optionalText.describe('JSON file of {name, scopes, sha256} entries'),
+    METRICS_TOKEN: optionalText.describe('when set, /metrics wants Authorization: Bearer <token>'),
+    MAX_BATCH_RECORDS: int(10_000, 1, 1_000_000),
+    MAX_BODY_BYTES: int(10 * 1024 * 1024, 1024),
+    MAX_INGEST_BACKLOG: int(2_000, 1).describe('ingest jobs waiting before POST answers 429'),
+    IDEMPOTENCY_TTL_SECONDS: int(86_400, 60),
+    WAIT_TIMEOUT_MS: int(60_000, 100).describe('how long ?wait=true waits for the commit'),
+    MAX_UPLOAD_BYTES: int(20 * 1024 ** 3, 1024).describe('size limit of an uploaded CSV file'),
+    REDIS_COMMAND_TIMEOUT_MS: int(2_000, 100).describe('api: a Redis command unanswered this long is a 503'),
+    HTTP_HEADERS_TIMEOUT_MS: int(30_000, 100).describe('time a client has to send the request headers'),
+    HTTP_IDLE_TIMEOUT_MS: int(180_000, 100).describe('a connection with no traffic either way is closed'),
+    HTTP_KEEP_ALIVE_TIMEOUT_MS: int(72_000, 100).describe('an idle kept-alive connection is closed'),
+    HTTP_BODY_TIMEOUT_MS: int(30_000, 100).describe('a body must advance HTTP_BODY_MIN_BYTES per this'),
+    HTTP_BODY_MIN_BYTES: int(16_384, 1).describe('bytes a body must advance per HTTP_BODY_TIMEOUT_MS'),
 
-  // Storage
-  REDIS_URL: z.string().default('redis://127.0.0.1:6379').pipe(z.url()),
-  DATABASE_PATH: z.string().min(1).default('./data/dashboard.duckdb'),
-  BACKUP_DIR: z.string().min(1).default('./backups'),
-  IMPORT_DIR: z.string().min(1).default('./data/imports'),
-  DUCKDB_THREADS: int(0, 0, 256).describe('0: DuckDB picks (all cores)'),
-  DUCKDB_MEMORY_LIMIT: optionalText.describe('e.g. 2GB; DuckDB default is 80% of RAM'),
+    // Storage
+    REDIS_URL: z.string().default('redis://127.0.0.1:6379').pipe(z.url()),
+    DATABASE_PATH: z.string().min(1).default('./data/dashboard.duckdb'),
+    BACKUP_DIR: z.string().min(1).default('./backups'),
+    IMPORT_DIR: z.string().min(1).default('./data/imports'),
+    DUCKDB_THREADS: int(0, 0, 256).describe('0: DuckDB picks (all cores)'),
+    DUCKDB_MEMORY_LIMIT: optionalText.describe('e.g. 2GB; DuckDB default is 80% of RAM'),
 
-  // Writer lock and job handling
-  WRITER_LOCK_LEASE_MS: int(15_000, 500),
-  WRITER_LOCK_IDLE_RELEASE_MS: int(5_000, 0).describe('an idle holder closes the database after this'),
-  JOB_ATTEMPTS: int(8, 1, 100),
-  JOB_BACKOFF_MS: int(1_000, 10),
-  WORKER_LOCK_DURATION_MS: int(10_000, 500),
-  INGEST_CONCURRENCY: int(32, 1, 1000).describe('ingest jobs a sync-worker holds for group commit'),
-  GROUP_COMMIT_MAX_ROWS: int(50_000, 1),
-  GROUP_COMMIT_MAX_WAIT_MS: int(10, 0),
+    // Writer lock and job handling
+    WRITER_LOCK_LEASE_MS: int(15_000, 500),
+    WRITER_LOCK_IDLE_RELEASE_MS: int(5_000, 0).describe('an idle holder closes the database after this'),
+    JOB_ATTEMPTS: int(8, 1, 100),
+    JOB_BACKOFF_MS: int(1_000, 10),
+    WORKER_LOCK_DURATION_MS: int(10_000, 500),
+    INGEST_CONCURRENCY: int(32, 1, 1000).describe('ingest jobs a sync-worker holds for group commit'),
+    GROUP_COMMIT_MAX_ROWS: int(50_000, 1),
+    GROUP_COMMIT_MAX_WAIT_MS: int(10, 0),
 
-  // Upstream sales API (old names)
-  SALES_API_URL: optionalUrl,
-  SALES_API_KEY: optionalText,
-  SALES_API_TIMEOUT_MS: int(30_000, 100),
-  SALES_API_MAX_RETRIES: int(5, 0, 50),
-  CSV_CHUNK_ROWS: int(500_000, 1000, 10_000_000),
+    // Upstream sales API (old names)
+    SALES_API_URL: optionalUrl,
+    SALES_API_KEY: optionalText,
+    SALES_API_TIMEOUT_MS: int(30_000, 100),
+    SALES_API_MAX_RETRIES: int(5, 0, 50),
+    CSV_CHUNK_ROWS: int(500_000, 1000, 10_000_000),
 
-  // Backups
-  BACKUP_RETENTION_DAYS: int(30, 1),
-  AWS_S3_BACKUP_BUCKET: optionalText,
-  AWS_S3_PREFIX: z.string().default('datasync/'),
-  AWS_REGION: z.string().default('us-east-1'),
-  AWS_ENDPOINT_URL_S3: optionalUrl,
-  AWS_S3_FORCE_PATH_STYLE: bool(false),
+    // Backups
+    BACKUP_RETENTION_DAYS: int(30, 1),
+    AWS_S3_BACKUP_BUCKET: optionalText,
+    AWS_S3_PREFIX: z.string().default('datasync/'),
+    AWS_REGION: z.string().default('us-east-1'),
+    AWS_ENDPOINT_URL_S3: optionalUrl,
+    AWS_S3_FORCE_PATH_STYLE: bool(false),
 
-  // Timetable
-  SCHEDULE_TZ: timeZone,
-  SCHEDULE_SALES_SYNC: schedule('0 2 * * *'),
-  SCHEDULE_HEALTH_CHECK: schedule('0 * * * *'),
-  SCHEDULE_BACKUP: schedule('0 3 * * *'),
-  SCHEDULE_BACKUP_CLEANUP: schedule('0 4 * * 0'),
-  SCHEDULE_VERIFY_BACKUP: schedule('0 5 1 * *'),
+    // Timetable
+    SCHEDULE_TZ: timeZone,
+    SCHEDULE_SALES_SYNC: schedule('0 2 * * *'),
+    SCHEDULE_HEALTH_CHECK: schedule('0 * * * *'),
+    SCHEDULE_BACKUP: schedule('0 3 * * *'),
+    SCHEDULE_BACKUP_CLEANUP: schedule('0 4 * * 0'),
+    SCHEDULE_VERIFY_BACKUP: schedule('0 5 1 * *'),
 
-  // Alerts
-  SLACK_WEBHOOK: optionalUrl,
-  ALERT_EMAIL: optionalText.pipe(z.email().optional()),
-  SMTP_URL: optionalUrl,
-  ALERT_FROM: z.string().default('datasync@localhost'),
-  ALERT_COOLDOWN_MINUTES: int(60, 0),
+    // Alerts
+    SLACK_WEBHOOK: optionalUrl,
+    ALERT_EMAIL: optionalText.pipe(z.email().optional()),
+    SMTP_URL: optionalUrl,
+    ALERT_FROM: z.string().default('datasync@localhost'),
+    ALERT_COOLDOWN_MINUTES: int(60, 0),
 
-  // Logging (the old script wrote LOG_LEVEL=INFO)
-  LOG_LEVEL: z
-    .string()
-    .default('info')
-    .transform((v) => v.toLowerCase())
-    .pipe(z.enum(['fatal', 'error', 'warn', 'warning', 'info', 'debug', 'trace', 'silent']))
-    .transform((v) => (v === 'warning' ? 'warn' : v)),
-  LOG_FILE: optionalText,
-  LOG_FORMAT: z
-    .enum(['auto', 'pretty', 'json', ''])
-    .optional()
-    .transform((v) => (v === undefined || v === '' ? 'auto' : v))
-    .describe('stdout: pretty lines on a terminal (auto), or always pretty/json; LOG_FILE is always JSON'),
+    // Logging (the old script wrote LOG_LEVEL=INFO)
+    LOG_LEVEL: z
+      .string()
+      .default('info')
+      .transform((v) => v.toLowerCase())
+      .pipe(z.enum(['fatal', 'error', 'warn', 'warning', 'info', 'debug', 'trace', 'silent']))
+      .transform((v) => (v === 'warning' ? 'warn' : v)),
+    LOG_FILE: optionalText,
+    LOG_FORMAT: z
+      .enum(['auto', 'pretty', 'json', ''])
+      .optional()
+      .transform((v) => (v === undefined || v === '' ? 'auto' : v))
+      .describe('stdout: pretty lines on a terminal (auto), or always pretty/json; LOG_FILE is always JSON'),
 
-  // Health checks and the timetable's watch
-  SCHEDULE_GRACE_MINUTES: int(30, 1).describe('a scheduled run this late without starting alerts'),
-  HEALTH_MAX_SYNC_AGE_HOURS: int(26, 1).describe('last good sales sync older: warn; twice: fail'),
-  HEALTH_MAX_BACKUP_AGE_HOURS: int(26, 1).describe('newest backup older: warn; twice as old: fail'),
-  HEALTH_MIN_DISK_FREE_PERCENT: int(10, 0, 100).describe('less free: warn; under half of it: fail'),
-});
+    // Health checks and the timetable's watch
+    SCHEDULE_GRACE_MINUTES: int(30, 1).describe('a scheduled run this late without starting alerts'),
+    HEALTH_MAX_SYNC_AGE_HOURS: int(26, 1).describe('last good sales sync older: warn; twice: fail'),
+    HEALTH_MAX_BACKUP_AGE_HOURS: int(26, 1).describe('newest backup older: warn; twice as old: fail'),
+    HEALTH_MIN_DISK_FREE_PERCENT: int(10, 0, 100).describe('less free: warn; under half of it: fail'),
+  })
+  .refine((c) => c.HTTP_IDLE_TIMEOUT_MS > c.WAIT_TIMEOUT_MS, {
+    // A ?wait=true request is silent while it waits: the idle timeout would cut it.
+    path: ['HTTP_IDLE_TIMEOUT_MS'],
+    message: 'must be longer than WAIT_TIMEOUT_MS (a ?wait=true request is silent while it waits)',
+  });
 export type EnvConfig = z.output<typeof EnvConfig>;
 
 export class ConfigError extends Error {

@@ -15,12 +15,23 @@ export type Problem = z.infer<typeof Problem>;
 
 export const SalesBatchBody = z.union([z.array(SaleInput), z.object({ records: z.array(SaleInput) })]);
 
+/** A yes/no query parameter: `true`/`1` or `false`/`0`; anything else is a 400 naming it. */
+export const QueryFlag = z
+  .enum(['true', 'false', '1', '0'])
+  .optional()
+  .transform((v) => v === 'true' || v === '1');
+
 export const BatchQuery = z.object({
-  wait: z
-    .enum(['true', 'false', '1', '0'])
-    .optional()
-    .transform((v) => v === 'true' || v === '1')
-    .describe('answer only after the batch is committed in DuckDB'),
+  wait: QueryFlag.describe('answer only after the batch is committed in DuckDB'),
+});
+
+export const ImportQuery = z.object({
+  force: QueryFlag.describe('import even when the same file (by content) was imported before'),
+});
+
+export const JobQuery = z.object({
+  updateExisting: QueryFlag.describe('user-import with a file body: update users that exist'),
+  force: QueryFlag.describe('sales-sync with a file body: import even a file imported before'),
 });
 
 export const BatchReceipt = z.object({

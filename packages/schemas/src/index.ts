@@ -2,6 +2,7 @@ export * from './backups.js';
 export * from './env.js';
 export * from './http.js';
 export * from './jobs.js';
+export * from './names.js';
 export * from './operations.js';
 export * from './sale.js';
 export * from './sales-sync.js';

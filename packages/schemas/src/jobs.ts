@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { BackupName, ImportFilePath } from './names.js';
 import { RecordError, StoredSaleTuple } from './sale.js';
 
 /**
@@ -77,7 +78,7 @@ export type IngestJobResult = z.infer<typeof IngestJobResult>;
 export const SalesSyncJobData = z.discriminatedUnion('source', [
   z.object({
     source: z.literal('csv'),
-    file: z.string().describe('path of the uploaded file under IMPORT_DIR'),
+    file: ImportFilePath.describe('path of the uploaded file under IMPORT_DIR'),
     originalName: z.string().optional(),
     force: z.boolean().default(false).describe('import even when this file was imported before'),
   }),
@@ -90,7 +91,7 @@ export const SalesSyncJobData = z.discriminatedUnion('source', [
 export type SalesSyncJobData = z.infer<typeof SalesSyncJobData>;
 
 export const UserImportJobData = z.object({
-  file: z.string(),
+  file: ImportFilePath.describe('path of the uploaded file under IMPORT_DIR'),
   updateExisting: z.boolean().default(false),
 });
 export type UserImportJobData = z.infer<typeof UserImportJobData>;
@@ -100,10 +101,10 @@ export const BackupCleanupJobData = z
   .object({ days: z.number().int().min(1).optional().describe('defaults to BACKUP_RETENTION_DAYS') })
   .default({});
 export const RestoreJobData = z.object({
-  name: z.string().min(1).describe('backup name, as GET /v1/backups lists it'),
+  name: BackupName.describe('backup name, as GET /v1/backups lists it'),
 });
 export const VerifyBackupJobData = z
-  .object({ name: z.string().min(1).optional().describe('defaults to the newest backup') })
+  .object({ name: BackupName.optional().describe('defaults to the newest backup') })
   .default({});
 export const HealthCheckJobData = z.object({}).default({});
 

@@ -1,10 +1,11 @@
 import type { Readable } from 'node:stream';
-import { Problem } from '@datasync/schemas';
+import { ImportQuery, Problem } from '@datasync/schemas';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireScope } from '../auth/auth.js';
 import type { ApiDeps } from '../deps.js';
-import { saveUpload } from '../ingest/upload.js';
+import { uploadOptions, withSavedUpload } from '../ingest/upload.js';
+import { bodyCheckedByHand } from '../validation.js';
 import { enqueueOperatorJob, UPLOAD_TYPES } from './jobs.js';
 
 /** `POST /v1/sales/imports`: a sales CSV file of any size, streamed to IMPORT_DIR, then a sales-sync job. */
@@ -14,20 +15,14 @@ export const importsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
     '/v1/sales/imports',
     {
       onRequest: requireScope(deps.keys, 'operator'),
-      validatorCompiler: ({ httpPart }) =>
-        httpPart === 'querystring'
-          ? (data) => {
-              const r = z.object({ force: z.enum(['true', 'false', '1', '0']).optional() }).safeParse(data);
-              return r.success ? { value: r.data } : { error: r.error };
-            }
-          : (data) => ({ value: data }),
+      validatorCompiler: bodyCheckedByHand,
       schema: {
         summary: 'Import a sales CSV file',
         description:
           'Body: the CSV file (Content-Type: text/csv), with a header row naming the sale columns in any order. The same file (by content) imported twice is a no-op unless ?force=true.',
         tags: ['ingest'],
         security: [{ bearer: [] }],
-        querystring: z.object({ force: z.enum(['true', 'false', '1', '0']).optional() }),
+        querystring: ImportQuery,
         response: {
           202: z.object({
             jobId: z.string(),
@@ -36,18 +31,20 @@ export const importsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
             workers: z.number().int(),
           }),
           400: Problem,
+          408: Problem,
+          413: Problem,
           415: Problem,
+          503: Problem,
         },
       },
     },
     async (request, reply) => {
-      const saved = await saveUpload(request.body as Readable, deps.config.IMPORT_DIR);
-      const force = request.query.force === 'true' || request.query.force === '1';
-      const accepted = await enqueueOperatorJob(deps, 'sales-sync', {
-        source: 'csv',
-        file: saved.path,
-        force,
-      });
+      const { force } = request.query;
+      const accepted = await withSavedUpload(
+        request.body as Readable,
+        uploadOptions(deps, request.headers['content-length']),
+        (saved) => enqueueOperatorJob(deps, 'sales-sync', { source: 'csv', file: saved.path, force }),
+      );
       reply.header('location', `/v1/jobs/${accepted.jobId}`);
       return reply.status(202).send(accepted);
     },

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
   JobAccepted,
+  JobQuery,
   JobStatus,
   OPERATOR_JOB_PAYLOADS,
   OPERATOR_JOB_QUEUES,
@@ -15,8 +16,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { requireScope } from '../auth/auth.js';
 import { type ApiDeps, queueOf } from '../deps.js';
-import { badRequest, notFound } from '../errors.js';
-import { saveUpload } from '../ingest/upload.js';
+import { badRequest, notFound, unsupportedMediaType } from '../errors.js';
+import { checkImportFile, uploadOptions, withSavedUpload } from '../ingest/upload.js';
+import { bodyCheckedByHand } from '../validation.js';
 
 export const UPLOAD_TYPES = ['text/csv', 'application/csv', 'application/octet-stream', 'text/plain'];
 
@@ -68,13 +70,7 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
     '/v1/jobs/:type',
     {
       onRequest: operator,
-      validatorCompiler: ({ httpPart }) =>
-        httpPart === 'params'
-          ? (data) => {
-              const r = z.object({ type: z.enum(OPERATOR_JOB_TYPES as [OperatorJobType]) }).safeParse(data);
-              return r.success ? { value: r.data } : { error: r.error };
-            }
-          : (data) => ({ value: data }),
+      validatorCompiler: bodyCheckedByHand,
       schema: {
         summary: 'Enqueue an operator job',
         description:
@@ -82,7 +78,7 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
         tags: ['jobs'],
         security: [{ bearer: [] }],
         params: z.object({ type: z.enum(OPERATOR_JOB_TYPES as [OperatorJobType]) }),
-        querystring: z.object({ updateExisting: z.string().optional(), force: z.string().optional() }),
+        querystring: JobQuery,
         body: z
           .union(Object.values(OPERATOR_JOB_PAYLOADS) as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]])
           .describe(
@@ -92,23 +88,40 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
           202: JobAccepted.extend({ queue: z.string(), workers: z.number().int() }),
           400: Problem,
           404: Problem,
+          408: Problem,
+          413: Problem,
+          415: Problem,
+          503: Problem,
         },
       },
     },
     async (request, reply) => {
       const { type } = request.params;
       const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      let input: unknown = request.body ?? {};
       if (UPLOAD_TYPES.includes(contentType)) {
-        const saved = await saveUpload(request.body as Readable, deps.config.IMPORT_DIR);
-        const flag = (v: string | undefined) => v === 'true' || v === '1';
-        if (type === 'user-import')
-          input = { file: saved.path, updateExisting: flag(request.query.updateExisting) };
-        else if (type === 'sales-sync')
-          input = { source: 'csv', file: saved.path, force: flag(request.query.force) };
-        else throw badRequest(`job type ${type} takes a JSON body, not a file`);
+        // Refused before a byte is written: a file for a JSON job type never reaches IMPORT_DIR.
+        if (type !== 'user-import' && type !== 'sales-sync') {
+          throw unsupportedMediaType(
+            `job type ${type} takes a JSON body (Content-Type: application/json), not a file`,
+          );
+        }
+        const { updateExisting, force } = request.query;
+        const accepted = await withSavedUpload(
+          request.body as Readable,
+          uploadOptions(deps, request.headers['content-length']),
+          (saved) =>
+            enqueueOperatorJob(
+              deps,
+              type,
+              type === 'user-import'
+                ? { file: saved.path, updateExisting }
+                : { source: 'csv', file: saved.path, force },
+            ),
+        );
+        reply.header('location', `/v1/jobs/${accepted.jobId}`);
+        return reply.status(202).send(accepted);
       }
-      const parsed = OPERATOR_JOB_PAYLOADS[type].safeParse(input);
+      const parsed = OPERATOR_JOB_PAYLOADS[type].safeParse(request.body ?? {});
       if (!parsed.success) {
         throw badRequest(
           `invalid options for ${type}`,
@@ -119,6 +132,8 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
           })),
         );
       }
+      const file = (parsed.data as { file?: unknown }).file;
+      if (typeof file === 'string') checkImportFile(file, deps.config.IMPORT_DIR);
       const accepted = await enqueueOperatorJob(deps, type, parsed.data);
       reply.header('location', `/v1/jobs/${accepted.jobId}`);
       return reply.status(202).send(accepted);

@@ -18,6 +18,7 @@ import { type ApiDeps, queueOf } from '../deps.js';
 import { badRequest, gatewayTimeout, HttpProblem, tooManyRequests } from '../errors.js';
 import { IdempotencyStore } from '../ingest/idempotency.js';
 import { parseBatchBody } from '../ingest/parse-body.js';
+import { bodyCheckedByHand } from '../validation.js';
 
 const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl'];
 
@@ -44,8 +45,8 @@ export const salesBatchesRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, de
     {
       onRequest: requireScope(deps.keys, 'ingest'),
       // Records are checked one by one by the sale rule set below, so a bad record never fails the
-      // whole batch; the schema here documents the body and is not used to validate it.
-      validatorCompiler: () => (data) => ({ value: data }),
+      // whole batch; the body schema documents the body and is not used to validate it.
+      validatorCompiler: bodyCheckedByHand,
       schema: {
         summary: 'Ingest a batch of sales',
         description:
