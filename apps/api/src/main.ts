@@ -33,7 +33,7 @@ if (keys.generated.length > 0) {
   );
 }
 
-const { deps, close } = createApiDeps(config, keys.store);
+const { deps, close, eventsReady } = createApiDeps(config, keys.store);
 const app = await buildApp(deps, logger);
 if (deps.redis.status === 'ready') void checkRedisPolicy(deps.redis, logger);
 else deps.redis.once('ready', () => void checkRedisPolicy(deps.redis, logger));
@@ -48,9 +48,9 @@ installShutdown(
 );
 
 // Listen even when Redis is down (requests then get 503 + Retry-After), but give it a moment first.
-await waitForRedis(deps.redis, 5_000).catch(() =>
-  logger.warn('Redis does not answer yet: answering 503 until it does'),
-);
+await waitForRedis(deps.redis, 5_000)
+  .then(() => eventsReady())
+  .catch(() => logger.warn('Redis does not answer yet: answering 503 until it does'));
 await app.listen({ host: config.HOST, port: config.PORT });
 const base = config.PUBLIC_URL ?? `http://localhost:${config.PORT}`;
 logger.info({ url: base }, 'api listening');

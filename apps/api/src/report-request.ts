@@ -3,6 +3,7 @@ import type { QueueName } from '@datasync/schemas';
 import type { ApiDeps } from './deps.js';
 import { queueOf } from './deps.js';
 import { gatewayTimeout, HttpProblem, serviceUnavailable } from './errors.js';
+import { JobWaitTimeout, waitForJob } from './wait-for-job.js';
 
 /**
  * The api never opens DuckDB: a read (report, rejects, backups list) goes to a worker as a job and
@@ -13,7 +14,7 @@ export async function requestFromWorker<T>(
   queueName: QueueName,
   jobName: string,
   data: unknown,
-  timeoutMs = 30_000,
+  timeoutMs = deps.config.WAIT_TIMEOUT_MS,
 ): Promise<T> {
   const queue = queueOf(deps, queueName);
   if ((await queue.getWorkersCount()) === 0) {
@@ -26,11 +27,10 @@ export async function requestFromWorker<T>(
     removeOnFail: { age: 3600 },
   });
   try {
-    return (await job.waitUntilFinished(deps.queueEvents(queueName), timeoutMs)) as T;
+    return await waitForJob<T>(deps, queueName, job.id!, timeoutMs);
   } catch (error) {
-    const message = (error as Error).message;
-    if (/timed out/i.test(message))
+    if (error instanceof JobWaitTimeout)
       throw gatewayTimeout(`the ${queueName} worker did not answer within ${timeoutMs} ms`);
-    throw new HttpProblem(500, 'Worker Failed', `the ${jobName} job failed: ${message}`);
+    throw new HttpProblem(500, 'Worker Failed', `the ${jobName} job failed: ${(error as Error).message}`);
   }
 }

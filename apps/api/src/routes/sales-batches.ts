@@ -19,6 +19,7 @@ import { badRequest, gatewayTimeout, HttpProblem, tooManyRequests } from '../err
 import { IdempotencyStore } from '../ingest/idempotency.js';
 import { parseBatchBody } from '../ingest/parse-body.js';
 import { bodyCheckedByHand } from '../validation.js';
+import { JobFailed, JobWaitTimeout, waitForJob } from '../wait-for-job.js';
 
 const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl'];
 
@@ -130,22 +131,28 @@ export const salesBatchesRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, de
       reply.header('location', `/v1/jobs/${receipt.jobId}`);
       if (!request.query.wait) return reply.status(202).send(receipt);
 
-      const job = await queue.getJob(receipt.jobId);
-      if (!job) return reply.status(202).send({ ...receipt, committed: true });
       try {
-        const result = (await job.waitUntilFinished(
-          deps.queueEvents(QUEUES.ingest),
+        const result = await waitForJob<IngestJobResult>(
+          deps,
+          QUEUES.ingest,
+          receipt.jobId,
           config.WAIT_TIMEOUT_MS,
-        )) as IngestJobResult;
+        );
         return reply.status(202).send({ ...receipt, committed: true, duplicate: result.duplicate });
       } catch (error) {
-        const message = (error as Error).message;
-        if (/timed out/i.test(message)) {
+        if (error instanceof JobWaitTimeout) {
           throw gatewayTimeout(
             `batch ${receipt.batchId} is queued but was not committed within ${config.WAIT_TIMEOUT_MS} ms; poll GET /v1/jobs/${receipt.jobId} or retry with the same Idempotency-Key`,
           );
         }
-        throw new HttpProblem(500, 'Commit Failed', `batch ${receipt.batchId} failed to commit: ${message}`);
+        if (error instanceof JobFailed) {
+          throw new HttpProblem(
+            500,
+            'Commit Failed',
+            `batch ${receipt.batchId} failed to commit: ${error.message}`,
+          );
+        }
+        throw error;
       }
     },
   );
