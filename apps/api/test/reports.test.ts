@@ -94,3 +94,26 @@ describe('GET /v1/sales/summary and GET /v1/rejects', () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/sales/summary', '/v1/rejects']));
   });
 });
+
+describe('a reject stored by any writer lists', () => {
+  it('reasons without an index (user import) or with a line (a CSV file check) get the row number', async () => {
+    const { withReasonIndexes } = await import('../src/routes/reports.js');
+    const entry = {
+      source: 's',
+      batchId: 'b',
+      kind: 'csv',
+      raw: '{}',
+      rejectedAt: '2026-01-01T00:00:00.000Z',
+    };
+    const reasons = [
+      { line: 7, path: 'region', message: 'region must be valid UTF-8 text' },
+      { path: 'email', message: 'email must be a valid address' },
+      { index: 3, path: 'quantity', message: 'quantity is required' },
+    ];
+    expect(withReasonIndexes({ ...entry, rowNumber: 9, reasons } as never).reasons).toEqual([
+      { index: 7, path: 'region', message: 'region must be valid UTF-8 text' },
+      { index: 9, path: 'email', message: 'email must be a valid address' },
+      { index: 3, path: 'quantity', message: 'quantity is required' },
+    ]);
+  });
+});

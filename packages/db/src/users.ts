@@ -28,7 +28,7 @@ export interface UserWrite {
 export interface UserRejectRow {
   line: number;
   raw: string;
-  reasons: { path: string; message: string }[];
+  reasons: { index: number; path: string; message: string }[];
 }
 
 export interface UserImportRecord {

@@ -2,6 +2,7 @@ import {
   Problem,
   QUEUES,
   REPORT_JOBS,
+  type RejectEntry,
   RejectsFilter,
   RejectsPage,
   SalesSummary,
@@ -53,7 +54,35 @@ export const reportsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
         response: { 200: RejectsPage, ...ERRORS },
       },
     },
-    async (request) =>
-      requestFromWorker<RejectsPage>(deps, QUEUES.reports, REPORT_JOBS.rejects, request.query),
+    async (request) => {
+      const page = await requestFromWorker<RejectsPage>(
+        deps,
+        QUEUES.reports,
+        REPORT_JOBS.rejects,
+        request.query,
+      );
+      return { ...page, items: page.items.map(withReasonIndexes) };
+    },
   );
 };
+
+/**
+ * Every reject lists, whatever wrote it: rows stored before all writers gave each reason an
+ * `index` (user imports wrote none, a CSV file check a `line`) get the record's row number.
+ */
+export function withReasonIndexes(item: RejectEntry): RejectEntry {
+  const raw: unknown = item.reasons;
+  const reasons = Array.isArray(raw) ? raw : [{ path: '', message: String(raw) }];
+  return {
+    ...item,
+    reasons: reasons.map((reason: Partial<Record<'index' | 'line' | 'path' | 'message', unknown>>) => ({
+      index: Number.isInteger(reason.index)
+        ? (reason.index as number)
+        : Number.isInteger(reason.line)
+          ? (reason.line as number)
+          : item.rowNumber,
+      path: typeof reason.path === 'string' ? reason.path : '',
+      message: typeof reason.message === 'string' ? reason.message : JSON.stringify(reason),
+    })),
+  };
+}

@@ -62,10 +62,11 @@ export async function importUsers(
 
   const file = await parseUserFile(request.file);
   const outcomes = new Map<number, UserImportReportRow>();
+  // Reasons carry their line as `index`, the shape every reject's reasons have (GET /v1/rejects).
   const rejects: UserRejectRow[] = file.rejected.map((r) => ({
     line: r.line,
     raw: r.raw,
-    reasons: r.reasons,
+    reasons: r.reasons.map((reason) => ({ index: r.line, ...reason })),
   }));
   for (const r of file.rejected) {
     const reason = r.reasons.map((e) => e.message).join('; ');
@@ -191,7 +192,7 @@ async function writeChunk(
         rejected.push({
           line,
           raw: JSON.stringify({ ...user, initial_password: REDACTED }),
-          reasons: [decision.error],
+          reasons: [{ index: line, ...decision.error }],
         });
         continue;
       }
