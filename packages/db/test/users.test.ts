@@ -80,7 +80,7 @@ describe('users storage', () => {
           {
             line: 3,
             raw: JSON.stringify({ username: 'x', initial_password: '[redacted]' }),
-            reasons: [{ path: 'username', message: 'too short' }],
+            reasons: [{ index: 3, path: 'username', message: 'too short' }],
           },
         ],
       }),
