@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { ApiDeps } from './deps.js';
 import { registerBullBoard } from './plugins/bull-board.js';
 import { registerDocs } from './plugins/docs.js';
+import { installJsonParser } from './plugins/json-parser.js';
 import { installProblemHandler } from './plugins/problems.js';
 import { backupsRoutes } from './routes/backups.js';
 import { healthRoutes } from './routes/health.js';
@@ -32,6 +33,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
   base.setValidatorCompiler(validatorCompiler);
   base.setSerializerCompiler(serializerCompiler);
   installProblemHandler(base);
+  installJsonParser(base);
   await registerDocs(base, API_VERSION);
   const app = base.withTypeProvider<ZodTypeProvider>();
 

@@ -62,7 +62,11 @@ describe('GET /v1/rejects lists every kind of quarantined record', () => {
     expect(res.statusCode).toBe(200);
     const page = res.json() as {
       total: number;
-      items: { kind: string; rowNumber: number; reasons: { index: number; path: string; message: string }[] }[];
+      items: {
+        kind: string;
+        rowNumber: number;
+        reasons: { index: number; path: string; message: string }[];
+      }[];
     };
     expect(page.total).toBe(page.items.length);
     const kinds = page.items.map((i) => i.kind).sort();
@@ -70,16 +74,20 @@ describe('GET /v1/rejects lists every kind of quarantined record', () => {
     for (const item of page.items) {
       expect(item.reasons.length).toBeGreaterThan(0);
       for (const reason of item.reasons) {
-        expect(reason).toEqual({ index: expect.any(Number), path: expect.any(String), message: expect.any(String) });
+        expect(reason).toEqual({
+          index: expect.any(Number),
+          path: expect.any(String),
+          message: expect.any(String),
+        });
       }
     }
     const user = page.items.find((i) => i.kind === 'user')!;
     expect(user.reasons[0]).toMatchObject({ index: user.rowNumber, path: 'username' });
     // Each kind filters on its own as well.
     for (const source of ['shop', 'csv']) {
-      expect((await stack.app.inject({ url: `/v1/rejects?source=${source}`, headers: operator })).statusCode).toBe(
-        200,
-      );
+      expect(
+        (await stack.app.inject({ url: `/v1/rejects?source=${source}`, headers: operator })).statusCode,
+      ).toBe(200);
     }
   });
 });

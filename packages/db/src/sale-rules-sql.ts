@@ -11,6 +11,11 @@ import { SALE_CSV_OPTIONAL_COLUMNS, SALE_CSV_REQUIRED_COLUMNS, SALE_LIMITS } fro
  * which also normalises valid rows written loosely (" 7 ", "7.0", "1.500", padded names).
  * DuckDB evaluates a CASE branch only for the rows that reach it, so the slow tier costs nothing
  * for the rows the fast tier accepts.
+ *
+ * One rule of validateSaleRecord has no SQL here: "<field> must be valid UTF-8 text". A DuckDB
+ * VARCHAR is always valid UTF-8 (read_csv refuses a cell that is not), so an ill-formed value
+ * cannot reach these rules; the CSV file check quarantines such a record before them, with the
+ * same words.
  */
 
 /** Characters JS `String.prototype.trim` removes: WhiteSpace and LineTerminator. */

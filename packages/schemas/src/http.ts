@@ -41,6 +41,13 @@ export const BatchReceipt = z.object({
   accepted: z.number().int(),
   rejected: z.number().int(),
   errors: z.array(RecordError),
+  duplicates: z
+    .number()
+    .int()
+    .optional()
+    .describe(
+      'accepted records whose id repeats later in this batch: the last one with an id is stored, as a later batch replaces an earlier one',
+    ),
   committed: z.boolean().optional().describe('with ?wait=true: the batch is committed'),
   duplicate: z
     .boolean()

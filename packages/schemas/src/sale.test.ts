@@ -66,6 +66,11 @@ describe('the sale rule set', () => {
     [{ region: 'x'.repeat(65) }, 'region: region must be 1 to 64 characters after trimming'],
     [{ region: 42 }, 'region: region must be a string'],
     [{ id: 'x'.repeat(129) }, 'id: id must be a string of 1 to 128 characters'],
+    // Not well-formed Unicode (a lone surrogate has no UTF-8 form): never stored as U+FFFD.
+    [{ product_name: 'ab\ud800cd' }, 'product_name: product_name must be valid UTF-8 text'],
+    [{ region: '\udcff' }, 'region: region must be valid UTF-8 text'],
+    [{ id: 'A-\udc80' }, 'id: id must be valid UTF-8 text'],
+    [{ unit_price: '1\ud83d' }, 'unit_price: unit_price must be valid UTF-8 text'],
   ])('rejects %j with a reason naming the field', (overrides, reason) => {
     expect(verdict(overrides)).toEqual([reason]);
   });
@@ -78,6 +83,14 @@ describe('the sale rule set', () => {
       total_amount: '999999999990000.01',
     });
     expect(Array.isArray(verdict({ ...big, total_amount: '999999999990000.02' }))).toBe(true);
+  });
+
+  it('names every field that is not well-formed, and accepts a surrogate pair (one character)', () => {
+    expect(verdict({ date: '\ud800', region: 'x\udfff' })).toEqual([
+      'date: date must be valid UTF-8 text',
+      'region: region must be valid UTF-8 text',
+    ]);
+    expect(verdict({ product_name: 'a\ud83d\ude00b' })).toMatchObject({ product_name: 'a😀b' });
   });
 
   it('accepts 200 characters of non-ASCII text and dates up to tomorrow (UTC), not after', () => {

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { badRequest, payloadTooLarge } from '../errors.js';
+import { checkJsonDepth, decodeJsonBody } from './json-text.js';
 
 export interface ParsedBatch {
   records: unknown[];
@@ -14,12 +15,14 @@ export function sha256(data: Buffer | string): string {
 
 /**
  * A batch body: a JSON array, `{"records": [...]}`, or NDJSON (one record a line; blank lines
- * skipped). A body that is not JSON at all is 400; an NDJSON line that is not JSON becomes a
- * rejected record with its line, so one bad line loses nothing else.
+ * skipped). A body that is not JSON at all, or nested too deep, is 400; an NDJSON line that is
+ * not JSON becomes a rejected record with its line, so one bad line loses nothing else. Invalid
+ * UTF-8 inside a string is kept detectable (see decodeJsonBody): only its record is rejected.
  */
 export function parseBatchBody(body: Buffer, kind: 'json' | 'ndjson', maxRecords: number): ParsedBatch {
   const bodyHash = sha256(body);
-  const text = body.toString('utf8');
+  checkJsonDepth(body, kind === 'ndjson');
+  const text = decodeJsonBody(body);
   if (text.trim() === '')
     throw badRequest('body is empty: send a JSON array of sales, {"records": [...]}, or NDJSON');
   let records: unknown[];

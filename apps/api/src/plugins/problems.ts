@@ -48,7 +48,12 @@ export function installProblemHandler(app: FastifyInstance) {
         `body is larger than the limit of ${app.initialConfig.bodyLimit} bytes`,
       );
     } else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      problem = new HttpProblem(415, 'Unsupported Media Type', error.message);
+      const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim() || 'none';
+      problem = new HttpProblem(
+        415,
+        'Unsupported Media Type',
+        `Content-Type ${type} is not accepted here: send JSON as application/json (a sales batch also as application/x-ndjson), and files as text/csv`,
+      );
     } else if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
       problem = new HttpProblem(400, 'Bad Request', 'body is empty');
     } else if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError) {

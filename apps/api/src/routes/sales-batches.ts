@@ -122,6 +122,7 @@ export const salesBatchesRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, de
           accepted: accepted.length,
           rejected: rejects.length,
           errors,
+          duplicates: repeatedIds(accepted),
         };
       } catch (error) {
         await idempotency.abandon(outcome);
@@ -157,6 +158,18 @@ export const salesBatchesRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, de
     },
   );
 };
+
+/** Accepted records whose id comes again later in the batch (the last occurrence is stored). */
+function repeatedIds(accepted: readonly { id: string | null }[]): number {
+  const seen = new Set<string>();
+  let repeats = 0;
+  for (const sale of accepted) {
+    if (sale.id === null) continue;
+    if (seen.has(sale.id)) repeats++;
+    else seen.add(sale.id);
+  }
+  return repeats;
+}
 
 function readIdempotencyKey(header: string | string[] | undefined): string | null {
   if (header === undefined) return null;
