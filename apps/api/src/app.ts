@@ -6,6 +6,7 @@ import { registerBullBoard } from './plugins/bull-board.js';
 import { registerDocs } from './plugins/docs.js';
 import { installJsonParser } from './plugins/json-parser.js';
 import { installProblemHandler } from './plugins/problems.js';
+import { requestLogSerializer } from './plugins/request-log.js';
 import { backupsRoutes } from './routes/backups.js';
 import { healthRoutes } from './routes/health.js';
 import { importsRoutes } from './routes/imports.js';
@@ -29,7 +30,14 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
   const base: FastifyInstance =
     logger === false
       ? Fastify({ ...options, logger: false })
-      : Fastify({ ...options, loggerInstance: logger as unknown as FastifyBaseLogger });
+      : Fastify({
+          ...options,
+          // Ours replaces Fastify's `req` serializer: no query value that could be a secret is logged.
+          loggerInstance: logger.child(
+            {},
+            { serializers: { req: requestLogSerializer } },
+          ) as unknown as FastifyBaseLogger,
+        });
   base.setValidatorCompiler(validatorCompiler);
   base.setSerializerCompiler(serializerCompiler);
   installProblemHandler(base);

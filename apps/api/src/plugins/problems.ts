@@ -1,6 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { HttpProblem, isRedisUnavailable } from '../errors.js';
+import { loggableUrl } from './request-log.js';
 
 const PROBLEM_TYPE = 'https://datasync.dev/problems/';
 
@@ -18,7 +19,7 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, proble
       title,
       status,
       detail,
-      instance: request.url,
+      instance: loggableUrl(request.url),
       ...(extra.errors ? { errors: extra.errors } : {}),
     });
 }
@@ -90,7 +91,7 @@ export function installProblemHandler(app: FastifyInstance) {
         title: 'Not Found',
         status: 404,
         detail: `no route ${request.method} ${request.url.split('?')[0]}`,
-        instance: request.url,
+        instance: loggableUrl(request.url),
       });
   });
 }
