@@ -46,7 +46,7 @@ export const gatewayTimeout = (detail: string) => new HttpProblem(504, 'Gateway 
 /** ioredis / BullMQ errors that mean "Redis is not reachable right now". */
 export function isRedisUnavailable(error: unknown): boolean {
   const message = error instanceof Error ? error.message : String(error);
-  return /enableOfflineQueue|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|max retries per request|Stream isn't writeable|LOADING|MISCONF|OOM command not allowed/i.test(
+  return /enableOfflineQueue|Command timed out|Connection is closed|ECONNREFUSED|ECONNRESET|ETIMEDOUT|max retries per request|Stream isn't writeable|LOADING|MISCONF|OOM command not allowed/i.test(
     message,
   );
 }

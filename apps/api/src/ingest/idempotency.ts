@@ -72,13 +72,21 @@ export class IdempotencyStore {
         startedAt: Date.now(),
       };
       const freshText = JSON.stringify(fresh);
-      const existing = (await this.options.redis.eval(
-        CREATE_OR_GET,
-        1,
-        recordKey,
-        freshText,
-        this.options.ttlSeconds,
-      )) as string | null;
+      let existing: string | null;
+      try {
+        existing = (await this.options.redis.eval(
+          CREATE_OR_GET,
+          1,
+          recordKey,
+          freshText,
+          this.options.ttlSeconds,
+        )) as string | null;
+      } catch (error) {
+        // Timed out: Redis may still run the command later (a paused server). Queued behind it on
+        // the same connection, this release then frees the record at once for the client's retry.
+        void this.release({ kind: 'new', batchId: fresh.batchId, recordKey, record: freshText });
+        throw error;
+      }
       if (existing === null) return { kind: 'new', batchId: fresh.batchId, recordKey, record: freshText };
       const record = JSON.parse(existing) as IdempotencyRecord;
       if (record.bodyHash !== bodyHash) {
@@ -122,14 +130,22 @@ export class IdempotencyStore {
     );
   }
 
-  /** The request failed before its batch was enqueued: let a retry start afresh. */
-  async abandon(outcome: Extract<IdempotencyOutcome, { kind: 'new' }>): Promise<void> {
+  /**
+   * The request failed (Redis timed out, backlog full...): a retry may go ahead at once, and takes
+   * the record over with the SAME batch id. Never a fresh one: when the enqueue timed out, Redis
+   * may still have run it (a paused server runs what was sent once it resumes), and the same
+   * batch id makes the retry's enqueue a no-op (job id = batch id; the DuckDB ledger) instead of
+   * a second copy of the batch.
+   */
+  async release(outcome: Extract<IdempotencyOutcome, { kind: 'new' }>): Promise<void> {
+    const record = JSON.parse(outcome.record) as IdempotencyRecord;
     await this.options.redis
       .eval(
-        `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`,
+        COMPARE_AND_SET,
         1,
         outcome.recordKey,
         outcome.record,
+        JSON.stringify({ ...record, startedAt: 0 }),
       )
       .catch(() => undefined);
   }

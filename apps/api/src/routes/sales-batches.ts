@@ -125,7 +125,7 @@ export const salesBatchesRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, de
           duplicates: repeatedIds(accepted),
         };
       } catch (error) {
-        await idempotency.abandon(outcome);
+        await idempotency.release(outcome);
         throw error;
       }
       await idempotency.complete(outcome, receipt);
