@@ -7,6 +7,7 @@ import { registerDocs } from './plugins/docs.js';
 import { installJsonParser } from './plugins/json-parser.js';
 import { installProblemHandler } from './plugins/problems.js';
 import { requestLogSerializer } from './plugins/request-log.js';
+import { closeSilentConnections, guardBodyRate, serverTimeoutOptions } from './plugins/timeouts.js';
 import { backupsRoutes } from './routes/backups.js';
 import { healthRoutes } from './routes/health.js';
 import { importsRoutes } from './routes/imports.js';
@@ -26,6 +27,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
     trustProxy: true,
     requestIdHeader: 'x-request-id',
     return503OnClosing: true,
+    ...serverTimeoutOptions(deps.config),
   };
   const base: FastifyInstance =
     logger === false
@@ -42,6 +44,8 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
   base.setSerializerCompiler(serializerCompiler);
   installProblemHandler(base);
   installJsonParser(base);
+  guardBodyRate(base, deps.config);
+  closeSilentConnections(base, deps.config);
   await registerDocs(base, API_VERSION);
   const app = base.withTypeProvider<ZodTypeProvider>();
 
