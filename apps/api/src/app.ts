@@ -4,8 +4,8 @@ import type { Logger } from 'pino';
 import type { ApiDeps } from './deps.js';
 import { registerBullBoard } from './plugins/bull-board.js';
 import { registerDocs } from './plugins/docs.js';
-import { installJsonParser } from './plugins/json-parser.js';
-import { installProblemHandler } from './plugins/problems.js';
+import { installJsonParser, refuseContentEncodings } from './plugins/json-parser.js';
+import { frameworkErrorHandler, installProblemHandler } from './plugins/problems.js';
 import { requestLogSerializer } from './plugins/request-log.js';
 import { closeSilentConnections, guardBodyRate, serverTimeoutOptions } from './plugins/timeouts.js';
 import { backupsRoutes } from './routes/backups.js';
@@ -27,6 +27,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
     trustProxy: true,
     requestIdHeader: 'x-request-id',
     return503OnClosing: true,
+    frameworkErrors: frameworkErrorHandler,
     ...serverTimeoutOptions(deps.config),
   };
   const base: FastifyInstance =
@@ -44,6 +45,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
   base.setSerializerCompiler(serializerCompiler);
   installProblemHandler(base);
   installJsonParser(base);
+  refuseContentEncodings(base);
   guardBodyRate(base, deps.config);
   closeSilentConnections(base, deps.config);
   await registerDocs(base, API_VERSION);

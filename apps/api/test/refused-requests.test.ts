@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -155,5 +155,66 @@ describe('job options that would leave their folder are 400s naming the field', 
     const file = join(api.config.IMPORT_DIR, 'users.csv');
     writeFileSync(file, CSV);
     expect((await job('user-import', { file })).statusCode).toBe(202);
+    rmSync(file);
+  });
+});
+
+describe('every bad request is a problem naming what is wrong', () => {
+  it('a broken %-escape or an over-long path segment: problem+json, not Fastify’s own error body', async () => {
+    const badEscape = await api.app.inject({ url: '/v1/jobs/%ff', headers: auth(OPERATOR_KEY) });
+    expect(badEscape.statusCode).toBe(400);
+    expect(badEscape.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect(badEscape.json().detail).toMatch(/invalid %-badEscape/);
+    const long = await api.app.inject({ url: `/v1/jobs/${'x'.repeat(300)}`, headers: auth(OPERATOR_KEY) });
+    expect(long.statusCode).toBe(414);
+    expect(long.headers['content-type']).toMatch(/^application\/problem\+json/);
+  });
+
+  it('a compressed body is a 415 (it would be read as garbage records or saved as a gzip file)', async () => {
+    for (const [url, key, type] of [
+      ['/v1/sales/batches', INGEST_KEY, 'application/x-ndjson'],
+      ['/v1/sales/imports', OPERATOR_KEY, 'text/csv'],
+      ['/v1/jobs/backup', OPERATOR_KEY, 'application/json'],
+    ] as const) {
+      const res = await api.app.inject({
+        method: 'POST',
+        url,
+        headers: { ...auth(key), 'content-type': type, 'content-encoding': 'gzip' },
+        payload: Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3, 0x0a, 0x41]),
+      });
+      expect(res.statusCode).toBe(415);
+      expect(res.json().detail).toMatch(/Content-Encoding gzip/);
+    }
+    expect(leftInImportDir()).toEqual([]);
+  });
+
+  it.each([
+    ['sales-sync', { source: 'api', url: 'file:///etc/passwd' }, 'url'],
+    ['sales-sync', { source: 'api', days: 0 }, 'days'],
+    ['backup-cleanup', { days: 1e300 }, 'days'],
+    ['restore', { name: 42 }, 'name'],
+  ])('job options %s %j: 400 naming the field', async (type, payload, field) => {
+    const res = await api.app.inject({
+      method: 'POST',
+      url: `/v1/jobs/${type}`,
+      headers: auth(OPERATOR_KEY),
+      payload: payload as object,
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors.map((e: { path: string }) => e.path)).toContain(field);
+  });
+
+  it.each([
+    '/v1/rejects?offset=1e308',
+    '/v1/rejects?limit=0',
+    '/v1/rejects?limit=abc',
+    `/v1/rejects?batchId=${'b'.repeat(201)}`,
+    '/v1/rejects?source=a&source=b',
+    '/v1/sales/summary?from=2026-02-30',
+    '/v1/sales/summary?groupBy=day&groupBy=region',
+  ])('query %s: 400 naming the parameter, before any job is made', async (url) => {
+    const res = await api.app.inject({ url, headers: auth(OPERATOR_KEY) });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().errors.length).toBeGreaterThan(0);
   });
 });

@@ -84,7 +84,10 @@ export const SalesSyncJobData = z.discriminatedUnion('source', [
   }),
   z.object({
     source: z.literal('api'),
-    url: z.url().optional().describe('defaults to SALES_API_URL'),
+    url: z
+      .url({ protocol: /^https?$/, error: 'url must be an http or https URL' })
+      .optional()
+      .describe('defaults to SALES_API_URL'),
     days: z.number().int().min(1).max(3650).default(1),
   }),
 ]);
@@ -98,7 +101,9 @@ export type UserImportJobData = z.infer<typeof UserImportJobData>;
 
 export const BackupJobData = z.object({ reason: z.string().optional() }).default({});
 export const BackupCleanupJobData = z
-  .object({ days: z.number().int().min(1).optional().describe('defaults to BACKUP_RETENTION_DAYS') })
+  .object({
+    days: z.number().int().min(1).max(36_500).optional().describe('defaults to BACKUP_RETENTION_DAYS'),
+  })
   .default({});
 export const RestoreJobData = z.object({
   name: BackupName.describe('backup name, as GET /v1/backups lists it'),
@@ -129,8 +134,8 @@ export const SalesSummaryQuery = z.object({
 export type SalesSummaryQuery = z.infer<typeof SalesSummaryQuery>;
 
 export const RejectsQuery = z.object({
-  batchId: z.string().optional(),
-  source: z.string().optional(),
+  batchId: z.string().max(200).optional(),
+  source: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   offset: z.coerce.number().int().min(0).default(0),
 });

@@ -127,7 +127,7 @@ export const SalesSummary = z.object({
 export type SalesSummary = z.infer<typeof SalesSummary>;
 
 export const RejectsFilter = RejectsQuery.extend({
-  importId: z.string().optional().describe('the rejects of one CSV import (its importId)'),
+  importId: z.string().max(200).optional().describe('the rejects of one CSV import (its importId)'),
 });
 export type RejectsFilter = z.infer<typeof RejectsFilter>;
 

@@ -1,6 +1,6 @@
 import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance } from 'fastify';
-import { badRequest } from '../errors.js';
+import { badRequest, unsupportedMediaType } from '../errors.js';
 import { checkJsonDepth } from '../ingest/json-text.js';
 
 /**
@@ -23,5 +23,18 @@ export function installJsonParser(app: FastifyInstance) {
       return;
     }
     parseJson(request, bytes.toString('utf8'), done);
+  });
+}
+
+/**
+ * Bodies are read as sent: a gzip body would be stored as a file of gzip bytes or read as NDJSON
+ * garbage, so a Content-Encoding other than identity is a 415 saying to send it uncompressed.
+ */
+export function refuseContentEncodings(app: FastifyInstance) {
+  app.addHook('onRequest', async (request) => {
+    const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+    if (encoding && encoding !== 'identity') {
+      throw unsupportedMediaType(`Content-Encoding ${encoding} is not supported: send the body uncompressed`);
+    }
   });
 }

@@ -24,6 +24,28 @@ export function sendProblem(reply: FastifyReply, request: FastifyRequest, proble
     });
 }
 
+const TITLES: Record<number, string> = {
+  400: 'Bad Request',
+  414: 'URI Too Long',
+  431: 'Request Header Fields Too Large',
+};
+
+/**
+ * Errors Fastify raises before routing (a URL with a broken %-escape, a path parameter over the
+ * length limit): as problem+json too, via Fastify's `frameworkErrors` option.
+ */
+export function frameworkErrorHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const status =
+    error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 400;
+  const detail =
+    error.code === 'FST_ERR_BAD_URL'
+      ? 'the URL has an invalid %-escape'
+      : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? 'a path segment is too long'
+        : error.message;
+  return sendProblem(reply, request, new HttpProblem(status, TITLES[status] ?? 'Bad Request', detail));
+}
+
 /**
  * Every error leaves as application/problem+json (RFC 9457). Our HttpProblem carries its status;
  * Fastify's own errors (body too large, bad content type, schema validation) are translated;
