@@ -13,7 +13,9 @@ describe("reading the README's tour", () => {
     const batch = tour.find((c) => c.text.includes('tour-batch-1'));
     // The multi-line curl with its quoted body is one command, the comment under it its promise.
     expect(batch?.text).toMatch(/^curl -s -X POST [\s\S]*"id":"A-1"[\s\S]*"id":"A-3"[\s\S]*'$/);
-    expect(batch?.promised).toMatch(/^\{"batchId":"b_…"[\s\S]*"user_id must be 1 or more"\}\]\}\n$/);
+    expect(batch?.promised).toMatch(
+      /^\{"batchId":"b_…"[\s\S]*"user_id must be 1 or more"\}\],"duplicates":0\}\n$/,
+    );
     expect(tour.find((c) => c.text.startsWith('JOB=$('))?.text).toContain('| sed -E');
     expect(tour.map((c) => c.text)).toContain('export DATASYNC_API_KEY=$OPERATOR_KEY');
     // The block of keys the api prints is output, not commands; nothing outside the section counts.
