@@ -77,6 +77,18 @@ describe('deeply nested JSON', () => {
   });
 });
 
+describe('the depth scan', () => {
+  it('skips escaped quotes and backslashes inside strings, and NDJSON lines start afresh', async () => {
+    const { checkJsonDepth } = await import('../src/ingest/json-text.js');
+    const bytes = (text: string) => Buffer.from(text);
+    expect(() => checkJsonDepth(bytes(`["a\\"${'['.repeat(100)}", "\\\\", 1]`))).not.toThrow();
+    expect(() => checkJsonDepth(bytes(`["\\\\"${'['.repeat(100)}`))).toThrow(/nests deeper/);
+    const brokenLines = `${'{not json\n'.repeat(100)}${JSON.stringify(sale(1))}\n`;
+    expect(() => checkJsonDepth(bytes(brokenLines), true)).not.toThrow();
+    expect(() => checkJsonDepth(bytes(brokenLines))).toThrow(/nests deeper/);
+  });
+});
+
 describe('text that is not well-formed Unicode', () => {
   it('a lone surrogate escape rejects its record, naming the field; the rest of the batch is accepted', async () => {
     const body = `[${JSON.stringify(sale(start++)).replace('"Product', '"ab\\ud800cd Product')},${JSON.stringify(sale(start++))}]`;

