@@ -1,6 +1,7 @@
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { isAbsolute, join, relative } from 'node:path';
 import { Readable } from 'node:stream';
+import { QUEUES, UserImportJobData } from '@datasync/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auth, INGEST_KEY, makeApi, OPERATOR_KEY, sales } from './helpers.js';
 
@@ -118,6 +119,28 @@ describe('a refused upload leaves nothing in IMPORT_DIR', () => {
       expect(existsSync(dir) ? readdirSync(dir) : []).toEqual([]);
     } finally {
       await broken.close();
+    }
+  });
+});
+
+describe('uploads the workers accept', () => {
+  it('with IMPORT_DIR written relative, the job names the file by its absolute path, which the job schema accepts', async () => {
+    const relativeDir = relative(process.cwd(), join(api.dir, 'relative-imports'));
+    const other = await makeApi({ IMPORT_DIR: relativeDir });
+    try {
+      const res = await other.app.inject({
+        method: 'POST',
+        url: '/v1/jobs/user-import',
+        headers: { 'content-type': 'text/csv', ...auth(OPERATOR_KEY) },
+        payload: CSV,
+      });
+      expect(res.statusCode).toBe(202);
+      const job = await other.deps.queues.get(QUEUES.userImport)!.getJob(res.json().jobId);
+      expect(isAbsolute(job!.data.file)).toBe(true);
+      expect(UserImportJobData.safeParse(job!.data).success).toBe(true);
+      expect(readFileSync(job!.data.file, 'utf8')).toBe(CSV);
+    } finally {
+      await other.close();
     }
   });
 });

@@ -13,14 +13,14 @@ export const BackupName = z
   .regex(BACKUP_NAME, 'a backup name is letters, digits, ".", "_" and "-" (as GET /v1/backups lists it)');
 
 /**
- * A file under IMPORT_DIR, as the api names the uploads it saved: an absolute path without `..`
- * segments. Whether it is under IMPORT_DIR is checked where IMPORT_DIR is known (api and worker).
+ * A file under IMPORT_DIR, as the api names the uploads it saved (absolute paths): no `..` parts,
+ * no NUL. Whether it is under IMPORT_DIR is checked where IMPORT_DIR is known (api and worker).
  */
 export const ImportFilePath = z
   .string()
   .min(1)
   .max(4096)
   .refine(
-    (p) => p.startsWith('/') && !p.includes('\0') && !p.split(/[\\/]/).includes('..'),
-    'must be the absolute path of a file under IMPORT_DIR, without ".." parts',
+    (p) => !p.includes('\0') && !p.split(/[\\/]/).includes('..'),
+    'must be the path of a file under IMPORT_DIR, without ".." parts',
   );

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream, mkdirSync, statSync } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, relative, resolve } from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { badRequest, HttpProblem } from '../errors.js';
@@ -40,7 +40,8 @@ export async function saveUpload(
   if (declaredLength !== undefined && Number(declaredLength) > maxBytes) throw tooLarge(maxBytes);
   mkdirSync(importDir, { recursive: true, mode: 0o700 });
   const name = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}.csv`;
-  const final = join(importDir, name);
+  // Absolute even when IMPORT_DIR is relative: the job then names the file the api wrote.
+  const final = resolve(importDir, name);
   const partial = `${final}.partial`;
   const hash = createHash('sha256');
   let bytes = 0;
