@@ -85,10 +85,11 @@ describe('the sale rule set', () => {
     expect(Array.isArray(verdict({ ...big, total_amount: '999999999990000.02' }))).toBe(true);
   });
 
-  it('names every field that is not well-formed, and accepts a surrogate pair (one character)', () => {
-    expect(verdict({ date: '\ud800', region: 'x\udfff' })).toEqual([
+  it('names every field that is not well-formed first, then what is wrong with the others, and accepts a surrogate pair (one character)', () => {
+    expect(verdict({ date: '\ud800', region: 'x\udfff', quantity: 0 })).toEqual([
       'date: date must be valid UTF-8 text',
       'region: region must be valid UTF-8 text',
+      'quantity: quantity must be between 1 and 1000000',
     ]);
     expect(verdict({ product_name: 'a\ud83d\ude00b' })).toMatchObject({ product_name: 'a😀b' });
   });

@@ -184,28 +184,38 @@ function fail(errors: FieldError[], path: string, message: string): number {
   return Number.NaN;
 }
 
+type SaleVerdict = { sale: ValidSale; errors?: undefined } | { sale?: undefined; errors: FieldError[] };
+
 /**
  * Validates one record. `latestDate` is `latestSaleDate()`, computed once per batch by callers.
  * Every field is checked (all errors reported); the total is checked once the fields are valid.
+ * A field that is not well-formed text is named first ("<field> must be valid UTF-8 text"), then
+ * what the rules find in the other fields: the reasons the CSV path gives for a record with bytes
+ * that are not UTF-8 (apps/sync-worker csv-set-aside.ts).
  */
-export function validateSaleRecord(
-  raw: unknown,
-  latestDate: string = latestSaleDate(),
-): { sale: ValidSale; errors?: undefined } | { sale?: undefined; errors: FieldError[] } {
+export function validateSaleRecord(raw: unknown, latestDate: string = latestSaleDate()): SaleVerdict {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { errors: [{ path: '', message: 'record must be a JSON object' }] };
   }
   const r = raw as Record<string, unknown>;
-  const errors: FieldError[] = [];
+  let illFormed: string[] | null = null;
   for (const key of SALE_KEYS) {
     const value = r[key];
-    if (typeof value === 'string' && !isWellFormed(value))
-      errors.push({ path: key, message: `${key} must be valid UTF-8 text` });
+    if (typeof value === 'string' && !isWellFormed(value)) (illFormed ??= []).push(key);
   }
-  // Alone: the other rules would judge a value that is not what was sent (the CSV path's file
-  // check quarantines such a record the same way, with the same words, before its SQL rules).
-  if (errors.length > 0) return { errors };
+  const verdict = checkFields(r, latestDate);
+  if (illFormed === null) return verdict;
+  const bad = illFormed;
+  return {
+    errors: [
+      ...bad.map((path) => ({ path, message: `${path} must be valid UTF-8 text` })),
+      ...(verdict.errors ?? []).filter((e) => !bad.includes(e.path)),
+    ],
+  };
+}
 
+function checkFields(r: Record<string, unknown>, latestDate: string): SaleVerdict {
+  const errors: FieldError[] = [];
   let id: string | null = null;
   if (!(r.id === undefined || r.id === null || r.id === '')) {
     if (typeof r.id !== 'string' || charLength(r.id) > SALE_LIMITS.idMax) {
