@@ -198,14 +198,13 @@ export function validateSaleRecord(raw: unknown, latestDate: string = latestSale
     return { errors: [{ path: '', message: 'record must be a JSON object' }] };
   }
   const r = raw as Record<string, unknown>;
-  let illFormed: string[] | null = null;
+  const bad: string[] = [];
   for (const key of SALE_KEYS) {
     const value = r[key];
-    if (typeof value === 'string' && !isWellFormed(value)) (illFormed ??= []).push(key);
+    if (typeof value === 'string' && !isWellFormed(value)) bad.push(key);
   }
   const verdict = checkFields(r, latestDate);
-  if (illFormed === null) return verdict;
-  const bad = illFormed;
+  if (bad.length === 0) return verdict;
   return {
     errors: [
       ...bad.map((path) => ({ path, message: `${path} must be valid UTF-8 text` })),
