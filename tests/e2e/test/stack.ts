@@ -129,7 +129,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   // On a pty (util-linux `script`), the supervisor sees a terminal as a person's `npm start` does;
   // writing ^C to it is a Ctrl-C. Otherwise its own process group gets the SIGINT.
   const child: ChildProcess = options.pty
-    ? spawn('script', ['-qefc', `${JSON.stringify(node)} scripts/start.mjs`, '/dev/null'], {
+    ? // `exec`: the shell `script` starts (dash on Debian) would itself die of the ^C's SIGINT and
+      // report 130, whatever the supervisor's own exit code.
+      spawn('script', ['-qefc', `exec ${JSON.stringify(node)} scripts/start.mjs`, '/dev/null'], {
         cwd: ROOT,
         env,
         stdio: ['pipe', 'pipe', 'pipe'],
@@ -267,7 +269,7 @@ export function datasync(stack: Stack, args: string[], env: Record<string, strin
 /** The same under a pseudo-terminal (util-linux `script`): stdout and stderr merged, as seen. */
 export async function datasyncOnPty(stack: Stack, args: string[]): Promise<Run> {
   const command = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  const run = await runCommand('script', ['-qefc', command, '/dev/null'], {
+  const run = await runCommand('script', ['-qefc', `exec ${command}`, '/dev/null'], {
     DATASYNC_URL: stack.base,
     DATASYNC_API_KEY: stack.keys.operator,
   });
