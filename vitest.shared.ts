@@ -17,8 +17,8 @@ export function packageTestConfig(options: { fileParallelism?: boolean } = {}) {
       pool: 'forks',
       fileParallelism: options.fileParallelism ?? true,
       maxWorkers: 2,
-      testTimeout: 60_000,
-      hookTimeout: 60_000,
+      testTimeout: 120_000,
+      hookTimeout: 120_000,
     },
   });
 }

@@ -94,5 +94,6 @@ describe('a backup-worker killed mid-backup', () => {
     const restored = await restoreBackup(bed.deps, next.backup.name);
     expect(restored.tables.sales).toBe(200);
     expect(await salesRows(bed.deps.writer)).toBe(200);
-  });
+    // Six processes started and killed one after another: minutes on a loaded 2-core machine.
+  }, 180_000);
 });
