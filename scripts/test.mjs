@@ -13,5 +13,5 @@ run(pnpm, ['exec', 'turbo', 'run', 'build', 'typecheck', '--output-logs=errors-o
 log('infrastructure checks (compose, nginx, redis, logrotate, systemd, shellcheck)');
 run(process.execPath, ['scripts/check-infra.mjs']);
 log('tests');
-run(pnpm, ['exec', 'turbo', 'run', 'test', '--concurrency=2', '--output-logs=full']);
+run(pnpm, ['exec', 'turbo', 'run', 'test', '--concurrency=2', '--output-logs=full', '--continue']);
 log('all tests passed');
