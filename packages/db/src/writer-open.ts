@@ -49,7 +49,7 @@ export async function openDatabaseFile(options: OpenFileOptions): Promise<DuckDB
       if (outside) {
         const heldMs = Date.now() - outside.since;
         logger.info(
-          { pid: outside.pid, program: outside.program, heldMs },
+          { holderPid: outside.pid, program: outside.program, heldMs },
           'the outside process let go of the database file: writes resume',
         );
         observer?.outsideHolder?.(null);
@@ -63,7 +63,7 @@ export async function openDatabaseFile(options: OpenFileOptions): Promise<DuckDB
         // One of ours (a paused or closing previous holder): it lets go, or its lease check stops it.
         if (now - started > openTimeoutMs) throw error;
         logger.debug(
-          { waitedMs: now - started, ...holder },
+          { waitedMs: now - started, holderPid: holder.pid, program: holder.program },
           'database file still open in another datasync process',
         );
       } else {
@@ -75,7 +75,8 @@ export async function openDatabaseFile(options: OpenFileOptions): Promise<DuckDB
         if (now - warnedAt >= REPEAT_WARNING_MS) {
           warnedAt = now;
           logger.warn(
-            { pid: holder.pid, program: holder.program, path, heldMs: now - outside.since },
+            // holderPid, not pid: pino's own `pid` (this process) would be shadowed in the JSON line.
+            { holderPid: holder.pid, program: holder.program, path, heldMs: now - outside.since },
             `database file held by ${holder.program ?? 'a process'} (PID ${holder.pid ?? 'unknown'}) outside datasync: writes wait until it closes the file; never open the live file (docs/operations.md)`,
           );
         }

@@ -205,7 +205,7 @@ describe('a process outside the stack holding the file', () => {
     await new Promise((r) => setTimeout(r, 1_500)); // past openTimeoutMs (500 ms)
     expect(settled).toBe(false);
     expect(warnings[0]?.msg).toMatch(new RegExp(`PID ${reader.child.pid}\\) outside datasync`));
-    expect(warnings[0]?.obj).toMatchObject({ pid: reader.child.pid, path });
+    expect(warnings[0]?.obj).toMatchObject({ holderPid: reader.child.pid, path });
     expect(published[0]).toMatchObject({ pid: reader.child.pid, program: expect.stringMatching(/node/) });
 
     reader.kill('SIGTERM');
