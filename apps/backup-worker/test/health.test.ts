@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { commitSalesBatches, DatabaseWriter, WriterLock } from '@datasync/db';
 import {
   type Alert,
@@ -19,6 +19,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import type { HealthDeps } from '../src/health/checks.js';
 import { runHealthCheck } from '../src/health/health-check.js';
+import { AnalyticsSnapshot } from '../src/snapshot/analytics-snapshot.js';
 import { onCleanup, quietLogger, runCleanups, salesBatch } from './helpers.js';
 
 afterEach(runCleanups);
@@ -223,5 +224,29 @@ describe('the health check', () => {
     expect(byName(after).database!.status).toBe('ok');
     expect(byName(after)['row counts']!.detail).toMatch(/sales 50/);
     expect(alerts).toHaveLength(1);
+  });
+
+  it('reports the analytics snapshot as one more check when ANALYTICS_SNAPSHOT_PATH is set', async () => {
+    const { deps, writer } = await makeHealth();
+    await writer.transaction((tx) => commitSalesBatches(tx, [salesBatch('b1', 3)]));
+    expect((await runHealthCheck(deps)).checks.map((c) => c.name)).not.toContain('analytics snapshot');
+    const snapshot = new AnalyticsSnapshot({
+      writer,
+      databasePath: deps.config.DATABASE_PATH,
+      path: join(dirname(deps.config.DATABASE_PATH), 'snapshot.duckdb'),
+      intervalMs: 60_000,
+      logger: quietLogger,
+    });
+    onCleanup(() => snapshot.close());
+    const withSnapshot = { ...deps, analyticsSnapshot: () => snapshot.status() };
+    expect(byName(await runHealthCheck(withSnapshot))['analytics snapshot']).toMatchObject({
+      status: 'warn',
+      detail: expect.stringMatching(/snapshot\.duckdb not written yet/),
+    });
+    await snapshot.tick();
+    expect(byName(await runHealthCheck(withSnapshot))['analytics snapshot']).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(/snapshot\.duckdb written \d+ s ago; current/),
+    });
   });
 });

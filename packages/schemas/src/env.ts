@@ -12,6 +12,9 @@ const int = (def: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
     (v) => (v === undefined || (typeof v === 'string' && v.trim() === '') ? def : v),
     z.coerce.number().int().min(min).max(max),
   );
+/** The same path written two ways ("./data/x" and "data/x"); no node:path here, the browser reads this package too. */
+const sameFile = (a: string, b: string) => a.replace(/^(\.\/)+/, '') === b.replace(/^(\.\/)+/, '');
+
 const optionalText = z
   .string()
   .optional()
@@ -81,6 +84,8 @@ export const EnvConfig = z
     IMPORT_DIR: z.string().min(1).default('./data/imports'),
     DUCKDB_THREADS: int(0, 0, 256).describe('0: DuckDB picks (all cores)'),
     DUCKDB_MEMORY_LIMIT: optionalText.describe('e.g. 2GB; DuckDB default is 80% of RAM'),
+    ANALYTICS_SNAPSHOT_PATH: optionalText.describe('a read-only copy of the database for other tools'),
+    ANALYTICS_SNAPSHOT_INTERVAL_S: int(60, 1, 86_400).describe('the copy is refreshed at most this often'),
 
     // Writer lock and job handling
     WRITER_LOCK_LEASE_MS: int(15_000, 500),
@@ -141,6 +146,10 @@ export const EnvConfig = z
     HEALTH_MAX_SYNC_AGE_HOURS: int(26, 1).describe('last good sales sync older: warn; twice: fail'),
     HEALTH_MAX_BACKUP_AGE_HOURS: int(26, 1).describe('newest backup older: warn; twice as old: fail'),
     HEALTH_MIN_DISK_FREE_PERCENT: int(10, 0, 100).describe('less free: warn; under half of it: fail'),
+  })
+  .refine((c) => !c.ANALYTICS_SNAPSHOT_PATH || !sameFile(c.ANALYTICS_SNAPSHOT_PATH, c.DATABASE_PATH), {
+    path: ['ANALYTICS_SNAPSHOT_PATH'],
+    message: 'must not be DATABASE_PATH: the snapshot is a copy that other tools read beside it',
   })
   .refine((c) => c.HTTP_IDLE_TIMEOUT_MS > c.WAIT_TIMEOUT_MS, {
     // A ?wait=true request is silent while it waits: the idle timeout would cut it.

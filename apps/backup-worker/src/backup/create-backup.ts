@@ -1,7 +1,6 @@
-import { existsSync } from 'node:fs';
-import { copyFile, stat } from 'node:fs/promises';
-import { checkpointDatabaseFile, inspectDatabaseFile } from '@datasync/db';
+import { inspectDatabaseFile } from '@datasync/db';
 import type { BackupJobResult, BackupManifest } from '@datasync/schemas';
+import { copyDatabase } from '../database-copy.js';
 import {
   compressFile,
   DEFAULT_COMPRESSION_LEVEL,
@@ -12,29 +11,9 @@ import { toBackupInfo } from './catalog.js';
 import { type BackupDeps, stage, withOpsLock } from './context.js';
 import { BackupUploadError } from './errors.js';
 
-const fileHasBytes = (path: string) =>
-  stat(path).then(
-    (s) => s.size > 0,
-    () => false,
-  );
-
-/**
- * Copies the database under the writer lock with the file closed and checkpointed: the copy is a
- * consistent snapshot between two ingest transactions, and ingest waits only for the copy.
- * Returns the copy's path and how long the file was held closed.
- */
+/** The backup's consistent copy of the database (see copyDatabase); returns how long the lock was held. */
 async function snapshot(deps: BackupDeps, dest: string): Promise<number> {
-  let heldMs = 0;
-  await deps.writer.exclusive(async ({ path }) => {
-    const started = performance.now();
-    await stage(deps, 'copying');
-    await copyFile(path, dest);
-    // A checkpoint that failed at close leaves its log: it belongs to the snapshot.
-    if (await fileHasBytes(`${path}.wal`)) await copyFile(`${path}.wal`, `${dest}.wal`);
-    heldMs = performance.now() - started;
-  });
-  if (existsSync(`${dest}.wal`)) await checkpointDatabaseFile(dest);
-  return heldMs;
+  return (await copyDatabase(deps.writer, dest, () => stage(deps, 'copying'))).heldMs;
 }
 
 /** Compresses the snapshot, reads it back as a database and writes the manifest last. */

@@ -12,6 +12,7 @@ import { describeOutsideHolder, readLastSuccess, readOutsideHolder } from '@data
 import type { EnvConfig, HealthCheckItem, HealthStatus, QueueName } from '@datasync/schemas';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import type { AnalyticsSnapshotStatus } from '../snapshot/analytics-snapshot.js';
 
 export type HealthConfig = Pick<
   EnvConfig,
@@ -31,6 +32,8 @@ export interface HealthDeps {
   config: HealthConfig;
   /** The newest complete local backup (BACKUP_DIR manifests), or null. */
   newestBackup: () => Promise<{ name: string; createdAt: string; verification: string } | null>;
+  /** With ANALYTICS_SNAPSHOT_PATH: the snapshot's state, reported as one more check. */
+  analyticsSnapshot?: () => AnalyticsSnapshotStatus;
   now?: () => number;
 }
 

@@ -1,4 +1,5 @@
 import { type HealthCheckItem, type HealthCheckResult, worstStatus } from '@datasync/schemas';
+import { snapshotCheck } from '../snapshot/analytics-snapshot.js';
 import {
   databaseChecks,
   diskFreeCheck,
@@ -65,6 +66,8 @@ export async function runHealthCheck(
       checks.push({ name, status: 'fail', detail: `could not check: ${(error as Error).message}` });
     }
   }
+  const snapshot = deps.analyticsSnapshot?.();
+  if (snapshot) checks.push(snapshotCheck(snapshot, (deps.now ?? Date.now)()));
   await options.onProgress?.(100);
   return {
     status: worstStatus(checks.map((c) => c.status)),

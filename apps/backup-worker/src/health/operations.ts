@@ -12,6 +12,7 @@ import type { EnvConfig } from '@datasync/schemas';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LocalBackupStore } from '../backup/local-store.js';
+import { AnalyticsSnapshot, snapshotMetrics } from '../snapshot/analytics-snapshot.js';
 import type { HealthDeps } from './checks.js';
 import { type HealthWorker, startHealthWorker } from './health-worker.js';
 
@@ -46,7 +47,25 @@ export function startOperations(deps: OperationsDeps): HealthWorker {
       ? { name: newest.name, createdAt: newest.createdAt, verification: newest.verification.state }
       : null;
   };
-  const health: HealthDeps = { writer, redis: connection, queues, config, newestBackup };
+  // With ANALYTICS_SNAPSHOT_PATH, the read-only copy for other tools (one per backup-worker).
+  const snapshot = config.ANALYTICS_SNAPSHOT_PATH
+    ? new AnalyticsSnapshot({
+        writer,
+        databasePath: config.DATABASE_PATH,
+        path: config.ANALYTICS_SNAPSHOT_PATH,
+        intervalMs: config.ANALYTICS_SNAPSHOT_INTERVAL_S * 1000,
+        logger: logger.child({ component: 'snapshot' }),
+      }).start()
+    : null;
+  if (snapshot) snapshotMetrics(metrics, snapshot);
+  const health: HealthDeps = {
+    writer,
+    redis: connection,
+    queues,
+    config,
+    newestBackup,
+    analyticsSnapshot: snapshot ? () => snapshot.status() : undefined,
+  };
   const alerter = new Alerter({
     redis: connection,
     channels: alertChannelsFromConfig(config),
@@ -75,6 +94,7 @@ export function startOperations(deps: OperationsDeps): HealthWorker {
 
   const worker = startHealthWorker(health, { connection, config, logger, metrics });
   worker.closeWith({ name: 'operations monitor', close: () => monitor.close() });
+  if (snapshot) worker.closeWith({ name: 'analytics snapshot', close: () => snapshot.close() });
   worker.closeWith({ name: 'metrics publisher', close: () => publisher.close() });
   worker.closeWith({ name: 'alert channels', close: () => alerter.close() });
   worker.closeWith({ name: 'queues', close: () => Promise.all([...queues.values()].map((q) => q.close())) });
