@@ -81,7 +81,11 @@ describe('an outside process holding the DuckDB file (issue 17)', () => {
       .output()
       .split('\n')
       .find((l) => /outside datasync/.test(l))!;
-    expect(JSON.parse(warning)).toMatchObject({ level: 40, pid: worker.child.pid, holderPid: reader.child.pid });
+    expect(JSON.parse(warning)).toMatchObject({
+      level: 40,
+      pid: worker.child.pid,
+      holderPid: reader.child.pid,
+    });
     expect(warning).toMatch(new RegExp(`PID ${reader.child.pid}\\)`));
     const holder = await waitFor(() => readOutsideHolder(stack!.api.deps.redis), { what: 'the record' });
     expect(holder).toMatchObject({ pid: reader.child.pid, path: stack.env.DATABASE_PATH });
