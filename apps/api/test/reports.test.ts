@@ -29,6 +29,18 @@ const summary = {
   truncated: false,
 };
 const page = { total: 0, limit: 5, offset: 10, items: [] };
+const figures = { revenue: '12.30', orders: 2, units: 3, averageOrder: '6.15' };
+const analytics = {
+  from: '2026-01-01',
+  to: '2026-01-31',
+  bucket: 'week',
+  current: figures,
+  previous: { ...figures, from: '2025-12-01', to: '2025-12-31' },
+  series: [{ key: '2025-12-29', revenue: '12.30', orders: 2, units: 3 }],
+  byRegion: [{ key: 'EU', revenue: '12.30', orders: 2, units: 3 }],
+  topProducts: [{ key: 'Pen', revenue: '12.30', orders: 2, units: 3 }],
+  freshness: [{ source: 'shop', lastCommit: '2026-01-31T10:00:00.000Z' }],
+};
 
 /** A real BullMQ worker on the reports queue standing in for the sync-worker's reports processor. */
 function startWorker() {
@@ -36,6 +48,7 @@ function startWorker() {
     QUEUES.reports,
     async (job) => {
       seen.push(job);
+      if (job.name === REPORT_JOBS.salesAnalytics) return analytics;
       return job.name === REPORT_JOBS.salesSummary ? summary : page;
     },
     { connection, prefix: QUEUE_PREFIX },
@@ -89,9 +102,34 @@ describe('GET /v1/sales/summary and GET /v1/rejects', () => {
     expect((await get('/v1/rejects?limit=5000')).statusCode).toBe(400);
   });
 
+  it('GET /v1/sales/analytics: validated (from, to, bucket, top named), then answered by a worker', async () => {
+    const bad = await get('/v1/sales/analytics?from=2026-02-01&to=2026-01-01&bucket=year&top=0');
+    expect(bad.statusCode).toBe(400);
+    expect(
+      bad
+        .json()
+        .errors.map((e: { path: string }) => e.path)
+        .sort(),
+    ).toEqual(['bucket', 'top']);
+    const reversed = await get('/v1/sales/analytics?from=2026-02-01&to=2026-01-01');
+    expect(reversed.json().errors[0]).toMatchObject({ path: 'from', message: 'from must not be after to' });
+    expect((await get('/v1/sales/analytics?from=2026-01-01')).json().errors[0].path).toBe('to');
+    expect((await get('/v1/sales/analytics?from=2026-01-01&to=2026-01-31', INGEST_KEY)).statusCode).toBe(403);
+
+    const answered = await get('/v1/sales/analytics?from=2026-01-01&to=2026-01-31&bucket=week&region=EU');
+    expect(answered.statusCode).toBe(200);
+    expect(answered.json()).toEqual(analytics);
+    expect(seen.at(-1)).toMatchObject({
+      name: REPORT_JOBS.salesAnalytics,
+      data: { from: '2026-01-01', to: '2026-01-31', bucket: 'week', region: 'EU', top: 10 },
+    });
+  });
+
   it('are documented in the OpenAPI document', async () => {
     const doc = (await api.app.inject({ method: 'GET', url: '/openapi.json' })).json();
-    expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/v1/sales/summary', '/v1/rejects']));
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining(['/v1/sales/summary', '/v1/sales/analytics', '/v1/rejects']),
+    );
   });
 });
 

@@ -1,3 +1,4 @@
+export * from './analytics.js';
 export * from './backup.js';
 export * from './csv-import.js';
 export * from './errors.js';

@@ -1,3 +1,4 @@
+export * from './analytics.js';
 export * from './backups.js';
 export * from './env.js';
 export * from './http.js';

@@ -35,6 +35,7 @@ export const OPERATOR_JOB_TYPES = Object.keys(OPERATOR_JOB_QUEUES) as OperatorJo
 /** Internal read jobs: the api never opens DuckDB, so reads go to a worker as a job. */
 export const REPORT_JOBS = {
   salesSummary: 'sales-summary',
+  salesAnalytics: 'sales-analytics',
   rejects: 'list-rejects',
   backups: 'list-backups',
 } as const;

@@ -5,6 +5,8 @@ import {
   type RejectEntry,
   RejectsFilter,
   RejectsPage,
+  SalesAnalytics,
+  SalesAnalyticsQuery,
   SalesSummary,
   SalesSummaryRequest,
 } from '@datasync/schemas';
@@ -16,7 +18,7 @@ import { requestFromWorker } from '../report-request.js';
 const ERRORS = { 400: Problem, 401: Problem, 403: Problem, 500: Problem, 503: Problem, 504: Problem };
 
 /**
- * `GET /v1/sales/summary` and `GET /v1/rejects`: reads answered by a sync-worker (the api never
+ * `GET /v1/sales/summary`, `GET /v1/sales/analytics` and `GET /v1/rejects`: reads answered by a sync-worker (the api never
  * opens DuckDB), which runs them beside ingest on a read connection of its own.
  */
 export const reportsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
@@ -38,6 +40,24 @@ export const reportsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
     },
     async (request) =>
       requestFromWorker<SalesSummary>(deps, QUEUES.reports, REPORT_JOBS.salesSummary, request.query),
+  );
+
+  app.get(
+    '/v1/sales/analytics',
+    {
+      onRequest: operator,
+      schema: {
+        summary: 'Sales analytics over a period, as the dashboard shows them',
+        description:
+          'For sales dated from..to (inclusive) and the optional region, product and source filters: revenue, orders, units and average order against the period of the same length just before; a series by day, ISO week (from Monday) or month with the empty buckets; revenue by region; the top N products; and per source the last commit the figures include. Exact decimals as text; the same totals as /v1/sales/summary.',
+        tags: ['reports'],
+        security: [{ bearer: [] }],
+        querystring: SalesAnalyticsQuery,
+        response: { 200: SalesAnalytics, ...ERRORS },
+      },
+    },
+    async (request) =>
+      requestFromWorker<SalesAnalytics>(deps, QUEUES.reports, REPORT_JOBS.salesAnalytics, request.query),
   );
 
   app.get(

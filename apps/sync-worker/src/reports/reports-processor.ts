@@ -1,5 +1,5 @@
-import { type DatabaseWriter, listRejects, salesSummary } from '@datasync/db';
-import { REPORT_JOBS, RejectsFilter, SalesSummaryRequest } from '@datasync/schemas';
+import { type DatabaseWriter, listRejects, salesAnalytics, salesSummary } from '@datasync/db';
+import { REPORT_JOBS, RejectsFilter, SalesAnalyticsQuery, SalesSummaryRequest } from '@datasync/schemas';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { z } from 'zod';
 
@@ -22,6 +22,10 @@ export function createReportsProcessor(deps: { writer: DatabaseWriter }) {
       case REPORT_JOBS.salesSummary: {
         const query = parse(SalesSummaryRequest, job);
         return deps.writer.read((conn) => salesSummary(conn, query));
+      }
+      case REPORT_JOBS.salesAnalytics: {
+        const query = parse(SalesAnalyticsQuery, job);
+        return deps.writer.read((conn) => salesAnalytics(conn, query));
       }
       case REPORT_JOBS.rejects: {
         const filter = parse(RejectsFilter, job);
