@@ -1,14 +1,17 @@
+import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { ApiDeps } from './deps.js';
 import { registerBullBoard } from './plugins/bull-board.js';
+import { registerDashboard } from './plugins/dashboard.js';
 import { registerDocs } from './plugins/docs.js';
 import { installJsonParser, refuseContentEncodings } from './plugins/json-parser.js';
 import { frameworkErrorHandler, installProblemHandler } from './plugins/problems.js';
 import { requestLogSerializer } from './plugins/request-log.js';
 import { closeSilentConnections, guardBodyRate, serverTimeoutOptions } from './plugins/timeouts.js';
 import { backupsRoutes } from './routes/backups.js';
+import { eventsRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
 import { importsRoutes } from './routes/imports.js';
 import { jobsRoutes } from './routes/jobs.js';
@@ -16,6 +19,7 @@ import { metricsRoutes } from './routes/metrics.js';
 import { reportsRoutes } from './routes/reports.js';
 import { salesBatchesRoutes } from './routes/sales-batches.js';
 import { schedulesRoutes } from './routes/schedules.js';
+import { sessionRoutes } from './routes/session.js';
 import { userImportReportRoutes } from './routes/user-import-report.js';
 
 export const API_VERSION = '0.1.0';
@@ -48,6 +52,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
   refuseContentEncodings(base);
   guardBodyRate(base, deps.config);
   closeSilentConnections(base, deps.config);
+  await base.register(fastifyCookie);
   await registerDocs(base, API_VERSION);
   const app = base.withTypeProvider<ZodTypeProvider>();
 
@@ -61,8 +66,11 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
   await app.register(schedulesRoutes, deps);
   await app.register(metricsRoutes, deps);
   await app.register(reportsRoutes, deps);
+  await app.register(sessionRoutes, deps);
+  await app.register(eventsRoutes, deps);
   // routes: more plugins above this line
 
   await registerBullBoard(base, deps);
+  await registerDashboard(base, deps);
   return base;
 }

@@ -3,6 +3,8 @@ import { type EnvConfig, QUEUES, type QueueName } from '@datasync/schemas';
 import type { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ApiKeyStore } from './auth/api-keys.js';
+import { SessionStore } from './auth/sessions.js';
+import { LiveEvents } from './live-events.js';
 
 /** What the api's plugins are built from: passed as plugin options, so tests build them directly. */
 export interface ApiDeps {
@@ -11,6 +13,8 @@ export interface ApiDeps {
   queues: Map<QueueName, Queue>;
   queueEvents: (name: QueueName) => QueueEvents;
   keys: ApiKeyStore;
+  /** Commits and job events for the dashboards (GET /v1/events), read once per api. */
+  live: LiveEvents;
 }
 
 /** The queues whose results the api waits for (?wait=true, reports, the backups list). */
@@ -38,6 +42,7 @@ export function createApiDeps(
   });
   redis.on('error', () => undefined); // surfaced per request as 503; ioredis reconnects by itself
   const queues = createAllQueues(redis, config);
+  keys.sessions = new SessionStore(redis, config.SESSION_TTL_MINUTES * 60_000);
   const eventConnections: Redis[] = [];
   const events = new Map<QueueName, QueueEvents>();
   const queueEvents = (name: QueueName) => {
@@ -56,10 +61,12 @@ export function createApiDeps(
   const eventsReady = async () => {
     await Promise.all(AWAITED_QUEUES.map((name) => queueEvents(name).waitUntilReady()));
   };
+  const live = new LiveEvents(config, queueEvents);
   const close = async () => {
+    await live.close();
     await Promise.all([...events.values()].map((e) => e.close()));
     await Promise.all([...queues.values()].map((q) => q.close()));
     for (const r of [redis, ...eventConnections]) r.disconnect();
   };
-  return { deps: { config, redis, queues, queueEvents, keys }, close, eventsReady };
+  return { deps: { config, redis, queues, queueEvents, keys, live }, close, eventsReady };
 }

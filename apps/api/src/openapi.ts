@@ -3,6 +3,7 @@ import { parseEnvConfig } from '@datasync/schemas';
 import { buildApp } from './app.js';
 import { ApiKeyStore } from './auth/api-keys.js';
 import type { ApiDeps } from './deps.js';
+import { LiveEvents } from './live-events.js';
 
 /**
  * The OpenAPI document without a running stack: the routes register and nothing is called, so a
@@ -13,14 +14,16 @@ export async function openApiDocument(): Promise<unknown> {
   const redis = createRedis(config.REDIS_URL, 'producer', { lazyConnect: true, retryStrategy: () => null });
   redis.on('error', () => undefined);
   const queues = createAllQueues(redis, config);
+  const queueEvents = () => {
+    throw new Error('the OpenAPI document needs no queue events');
+  };
   const deps: ApiDeps = {
     config,
     redis,
     queues,
-    queueEvents: () => {
-      throw new Error('the OpenAPI document needs no queue events');
-    },
+    queueEvents,
     keys: new ApiKeyStore([]),
+    live: new LiveEvents(config, queueEvents),
   };
   const app = await buildApp(deps);
   await app.ready();

@@ -16,6 +16,7 @@ import {
 } from '@datasync/runtime';
 import { QUEUES } from '@datasync/schemas';
 import type { Worker } from 'bullmq';
+import { commitEventPublisher } from './ingest/commit-events.js';
 import { GroupCommitter } from './ingest/group-committer.js';
 import { createIngestProcessor } from './ingest/ingest-processor.js';
 import { createReportsProcessor } from './reports/reports-processor.js';
@@ -49,6 +50,7 @@ const committer = new GroupCommitter({
   logger: logger.child({ component: 'group-commit' }),
   maxRows: config.GROUP_COMMIT_MAX_ROWS,
   maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS,
+  onCommitted: commitEventPublisher(connection),
 });
 // Every queue worker waits for the lead: a second sync-worker is a standby for availability and
 // takes no job (so no DuckDB handover) until the leader is gone (docs/operations.md, Scaling).

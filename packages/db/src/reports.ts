@@ -57,16 +57,26 @@ export async function salesSummary(
   };
 }
 
-/** Quarantined records, oldest first, filtered by batch (or CSV import) and source, paged. */
-export async function listRejects(conn: DuckDBConnection, filter: RejectsFilter): Promise<RejectsPage> {
+/** Quarantined records, oldest (or newest) first, filtered by batch or CSV import, source and reason text, paged. */
+export async function listRejects(
+  conn: DuckDBConnection,
+  filter: Omit<RejectsFilter, 'newest'> & { newest?: boolean },
+): Promise<RejectsPage> {
   const where = `WHERE ($1::VARCHAR IS NULL OR batch_id = $1) AND ($2::VARCHAR IS NULL OR source = $2)
-    AND ($3::VARCHAR IS NULL OR (batch_id = $3 AND kind = 'csv'))`;
-  const params = [filter.batchId ?? null, filter.source ?? null, filter.importId ?? null];
+    AND ($3::VARCHAR IS NULL OR (batch_id = $3 AND kind = 'csv'))
+    AND ($4::VARCHAR IS NULL OR contains(lower(reasons), lower($4)))`;
+  const params = [
+    filter.batchId ?? null,
+    filter.source ?? null,
+    filter.importId ?? null,
+    filter.reason ?? null,
+  ];
+  const order = filter.newest ? 'DESC' : 'ASC';
   const count = await conn.runAndReadAll(`SELECT count(*)::BIGINT AS n FROM rejects ${where}`, params);
   const page = await conn.runAndReadAll(
     `SELECT source, batch_id, kind, row_number, raw, reasons, epoch_ms(rejected_at) AS at
      FROM rejects ${where}
-     ORDER BY rejected_at, batch_id, row_number LIMIT ${filter.limit} OFFSET ${filter.offset}`,
+     ORDER BY rejected_at ${order}, batch_id ${order}, row_number ${order} LIMIT ${filter.limit} OFFSET ${filter.offset}`,
     params,
   );
   const items: RejectEntry[] = page.getRowObjects().map((row) => ({

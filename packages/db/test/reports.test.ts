@@ -130,5 +130,12 @@ describe('rejects listing', () => {
       listRejects(conn, { importId: 'import-1', limit: 10, offset: 0 }),
     );
     expect(byImport).toMatchObject({ total: 1, items: [{ kind: 'csv', rowNumber: 4, raw: '{"date":"x"}' }] });
+    // The dashboard's search: reason text in any case, and newest first.
+    const byReason = await writer.read((conn) =>
+      listRejects(conn, { reason: 'QUANTITY IS', limit: 10, offset: 0 }),
+    );
+    expect(byReason.items.map((r) => r.rowNumber)).toEqual([0, 2, 5]);
+    const newest = await writer.read((conn) => listRejects(conn, { newest: true, limit: 1, offset: 0 }));
+    expect(newest).toMatchObject({ total: 4, items: [{ batchId: 'import-1' }] });
   });
 });

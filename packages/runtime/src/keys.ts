@@ -32,3 +32,22 @@ export function idempotencyRecordKey(
     batch.idempotencyKeyHash === null ? `body:${batch.bodyHash}` : `key:${batch.idempotencyKeyHash}`;
   return `${prefix}:${sha256(source)}:${scope}`;
 }
+
+/** A dashboard session (api): by the sha256 of its cookie value, so Redis never holds a usable one. */
+export function sessionKey(sessionId: string): string {
+  return `datasync:session:${sha256(sessionId)}`;
+}
+
+/**
+ * The pub/sub channel of live events (`{type, ...}` JSON): the sync-worker publishes each commit,
+ * the api fans it out to every open dashboard over server-sent events (GET /v1/events).
+ */
+export const EVENTS_CHANNEL = 'datasync:events';
+
+export interface CommitEvent {
+  type: 'commit';
+  /** Sources whose rows this commit stored, with rows stored and rejected per source. */
+  sources: { source: string; rows: number; rejected: number }[];
+  batches: number;
+  at: string;
+}

@@ -41,17 +41,21 @@ const schedule = (def: string) =>
       'must be a cron expression of 5 or 6 fields, or "off"',
     );
 
-const timeZone = z
+const isTimeZone = (tz: string) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+};
+const TIME_ZONE_MESSAGE = 'must be an IANA time zone name such as UTC or Europe/Berlin';
+const timeZone = z.string().default('UTC').refine(isTimeZone, TIME_ZONE_MESSAGE);
+const optionalTimeZone = z
   .string()
-  .default('UTC')
-  .refine((tz) => {
-    try {
-      new Intl.DateTimeFormat('en-US', { timeZone: tz });
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'must be an IANA time zone name such as UTC or Europe/Berlin');
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
+  .refine((v) => v === undefined || isTimeZone(v), TIME_ZONE_MESSAGE);
 
 export const EnvConfig = z
   .object({
@@ -76,6 +80,11 @@ export const EnvConfig = z
     HTTP_KEEP_ALIVE_TIMEOUT_MS: int(72_000, 100).describe('an idle kept-alive connection is closed'),
     HTTP_BODY_TIMEOUT_MS: int(30_000, 100).describe('a body must advance HTTP_BODY_MIN_BYTES per this'),
     HTTP_BODY_MIN_BYTES: int(16_384, 1).describe('bytes a body must advance per HTTP_BODY_TIMEOUT_MS'),
+
+    // Dashboard
+    DASHBOARD_TZ: optionalTimeZone.describe("time zone of the dashboard's days; default SCHEDULE_TZ"),
+    SESSION_TTL_MINUTES: int(480, 5, 10_080).describe('a dashboard session ends this long after sign-in'),
+    DASHBOARD_DIR: optionalText.describe('the built dashboard; default apps/dashboard/dist'),
 
     // Storage
     REDIS_URL: z.string().default('redis://127.0.0.1:6379').pipe(z.url()),

@@ -137,6 +137,18 @@ export type SalesSummaryQuery = z.infer<typeof SalesSummaryQuery>;
 export const RejectsQuery = z.object({
   batchId: z.string().max(200).optional(),
   source: z.string().max(200).optional(),
+  reason: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .optional()
+    .describe('only rejects with a reason containing this text (any case)'),
+  newest: z
+    .enum(['true', 'false'])
+    .default('false')
+    .transform((v) => v === 'true')
+    .describe('newest first (default: oldest first)'),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   offset: z.coerce.number().int().min(0).default(0),
 });

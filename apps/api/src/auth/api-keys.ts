@@ -11,6 +11,8 @@ import {
   newApiKeySecret,
 } from '@datasync/schemas';
 
+import type { SessionStore } from './sessions.js';
+
 export interface ApiKey {
   name: string;
   scopes: ReadonlySet<ApiKeyScope>;
@@ -22,6 +24,9 @@ export interface ApiKey {
  * every stored hash in constant time (no early exit), so timing says nothing about which matched.
  */
 export class ApiKeyStore {
+  /** Dashboard sessions (set by createApiDeps): a signed-in operator stands for a key. */
+  sessions: SessionStore | null = null;
+
   constructor(readonly keys: readonly ApiKey[]) {}
 
   find(secret: string): ApiKey | null {

@@ -141,6 +141,41 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
   );
 
   app.get(
+    '/v1/jobs',
+    {
+      onRequest: operator,
+      schema: {
+        summary: 'Recent operator jobs, newest first',
+        description:
+          'The latest jobs of the operator queues (sales-sync, user-import, backup, health): waiting, running and finished, with state and progress. Ingest batches and report reads are not listed.',
+        tags: ['jobs'],
+        security: [{ bearer: [] }],
+        querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }),
+        response: { 200: z.object({ jobs: z.array(JobStatus) }), 400: Problem },
+      },
+    },
+    async (request) => {
+      const { limit } = request.query;
+      const queues = [...new Set(Object.values(OPERATOR_JOB_QUEUES))].map((name) => queueOf(deps, name));
+      const found = await Promise.all(
+        queues.map(async (queue) => {
+          const jobs = await queue.getJobs(
+            ['active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed'],
+            0,
+            limit - 1,
+          );
+          return jobs.filter(Boolean).map((job) => ({ job, queue }));
+        }),
+      );
+      const newest = found
+        .flat()
+        .sort((a, b) => b.job.timestamp - a.job.timestamp)
+        .slice(0, limit);
+      return { jobs: await Promise.all(newest.map(({ job, queue }) => jobStatus(job, queue))) };
+    },
+  );
+
+  app.get(
     '/v1/jobs/:id',
     {
       onRequest: operator,

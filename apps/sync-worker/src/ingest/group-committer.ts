@@ -8,6 +8,15 @@ import {
 import type { IngestJobResult } from '@datasync/schemas';
 import type { Logger } from 'pino';
 
+export interface CommitStats {
+  batches: number;
+  rows: number;
+  rejected: number;
+  ms: number;
+  /** Rows stored and rejected per source (duplicates count nowhere). */
+  sources: { source: string; rows: number; rejected: number }[];
+}
+
 export interface GroupCommitterOptions {
   writer: DatabaseWriter;
   logger: Logger;
@@ -15,7 +24,7 @@ export interface GroupCommitterOptions {
   maxRows: number;
   /** Otherwise wait at most this long for more batches to join the group. */
   maxWaitMs: number;
-  onCommitted?: (stats: { batches: number; rows: number; rejected: number; ms: number }) => void;
+  onCommitted?: (stats: CommitStats) => void;
 }
 
 interface Pending {
@@ -98,7 +107,22 @@ export class GroupCommitter {
       const ms = performance.now() - started;
       const rows = results.reduce((n, r) => n + r.stored, 0);
       const rejected = results.reduce((n, r) => n + (r.duplicate ? 0 : r.rejected), 0);
-      this.options.onCommitted?.({ batches: group.length, rows, rejected, ms });
+      const bySource = new Map<string, { source: string; rows: number; rejected: number }>();
+      for (const [i, p] of group.entries()) {
+        const r = results[i]!;
+        if (r.duplicate) continue;
+        const entry = bySource.get(p.batch.source) ?? { source: p.batch.source, rows: 0, rejected: 0 };
+        entry.rows += r.stored;
+        entry.rejected += r.rejected;
+        bySource.set(p.batch.source, entry);
+      }
+      this.options.onCommitted?.({
+        batches: group.length,
+        rows,
+        rejected,
+        ms,
+        sources: [...bySource.values()],
+      });
       this.options.logger.debug(
         { batches: group.length, rows, rejected, ms: Math.round(ms) },
         'group committed',

@@ -1,0 +1,47 @@
+// Figures as people read them. Money stays the exact decimal text the api sends: grouped by
+// string, never through a float.
+
+export function money(decimal: string): string {
+  const negative = decimal.startsWith('-');
+  const [whole = '0', frac = '00'] = decimal.replace('-', '').split('.');
+  const grouped = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  return `${negative ? '-' : ''}${grouped}.${frac.padEnd(2, '0').slice(0, 2)}`;
+}
+
+export const count = (n: number) => n.toLocaleString('en-US');
+
+/** Change against the period before, as "+12.5%", "-3.0%", "new" or "=". */
+export function change(
+  now: string | number,
+  before: string | number,
+): { text: string; trend: 'up' | 'down' | 'flat' } {
+  const a = Number(now);
+  const b = Number(before);
+  if (a === b) return { text: '=', trend: 'flat' };
+  if (b === 0) return { text: 'new', trend: 'up' };
+  const pct = ((a - b) / Math.abs(b)) * 100;
+  return { text: `${pct > 0 ? '+' : ''}${pct.toFixed(1)}%`, trend: pct > 0 ? 'up' : 'down' };
+}
+
+export function ago(iso: string | null, now = Date.now()): string {
+  if (!iso) return 'never';
+  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
+  if (s < 60) return `${s} s ago`;
+  if (s < 3600) return `${Math.round(s / 60)} min ago`;
+  if (s < 172_800) return `${(s / 3600).toFixed(1)} h ago`;
+  return `${Math.round(s / 86_400)} days ago`;
+}
+
+export const isoDay = (d: Date) => d.toISOString().slice(0, 10);
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024;
+  let i = 0;
+  while (v >= 1024 && i < units.length - 1) {
+    v /= 1024;
+    i++;
+  }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
