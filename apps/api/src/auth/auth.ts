@@ -1,12 +1,21 @@
 import type { ApiKeyScope } from '@datasync/schemas';
-import type { FastifyReply, FastifyRequest } from 'fastify';
-import { forbidden, unauthorized } from '../errors.js';
+import type { FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { forbidden, type HttpProblem, unauthorized } from '../errors.js';
+import { sendProblem } from '../plugins/problems.js';
 import type { ApiKey, ApiKeyStore } from './api-keys.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
     apiKey?: ApiKey;
   }
+}
+
+export interface ApiKeyAuthOptions {
+  keys: ApiKeyStore;
+  scope: ApiKeyScope;
+  /** Answer a missing key with a Basic challenge, so a browser asks for it (Bull Board). */
+  basicChallenge?: boolean;
 }
 
 /** The key from `Authorization: Bearer <key>`, or from Basic auth (the key as password) for browsers. */
@@ -23,23 +32,31 @@ function presentedKey(request: FastifyRequest): { secret: string | null; basic: 
   return { secret: null, basic: false };
 }
 
-/** An onRequest hook: 401 without a valid key, 403 without the scope. */
-export function requireScope(
-  store: ApiKeyStore,
-  scope: ApiKeyScope,
-  options: { basicChallenge?: boolean } = {},
-) {
-  return async (request: FastifyRequest, _reply: FastifyReply) => {
-    const { secret, basic } = presentedKey(request);
-    if (!secret) {
-      throw unauthorized(
-        'missing API key: send Authorization: Bearer <key>',
-        options.basicChallenge === true || basic,
-      );
-    }
-    const key = store.find(secret);
-    if (!key) throw unauthorized('invalid API key', options.basicChallenge === true || basic);
-    if (!key.scopes.has(scope)) throw forbidden(`API key "${key.name}" lacks the ${scope} scope`);
-    request.apiKey = key;
-  };
+/** Why a request may not pass: 401 without a valid key, 403 without the scope; null when it may. */
+function refusal(request: FastifyRequest, options: ApiKeyAuthOptions): HttpProblem | null {
+  const { secret, basic } = presentedKey(request);
+  const challenge = options.basicChallenge === true || basic;
+  if (!secret) return unauthorized('missing API key: send Authorization: Bearer <key>', challenge);
+  const key = options.keys.find(secret);
+  if (!key) return unauthorized('invalid API key', challenge);
+  if (!key.scopes.has(options.scope))
+    return forbidden(`API key "${key.name}" lacks the ${options.scope} scope`);
+  request.apiKey = key;
+  return null;
 }
+
+/**
+ * API key auth for a whole route tree: registered once in the tree's encapsulated plugin (it is
+ * not encapsulated itself, so its hook covers the tree's routes and no others). It answers the
+ * problem itself rather than throwing, so it works under a plugin with its own error handler
+ * (Bull Board) the same as under ours.
+ */
+export const apiKeyAuth = fp<ApiKeyAuthOptions>(
+  async (app, options) => {
+    app.addHook('onRequest', async (request, reply) => {
+      const problem = refusal(request, options);
+      if (problem) return sendProblem(reply, request, problem);
+    });
+  },
+  { fastify: '5.x' },
+);
