@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   type DatabaseWriter,
   lastCommittedAt,
+  pingDatabase,
   salesMissingValues,
   salesRuleViolations,
   tableRowCounts,
@@ -78,7 +80,7 @@ export async function inspectDatabase(deps: HealthDeps): Promise<DatabaseFinding
   });
   const watch = async (): Promise<never> => {
     while (!done) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await delay(500);
       const held = done ? null : await heldOutside();
       if (held) throw new Error(held);
     }
@@ -90,7 +92,7 @@ export async function inspectDatabase(deps: HealthDeps): Promise<DatabaseFinding
 async function readDatabase(deps: HealthDeps): Promise<DatabaseFindings> {
   const started = performance.now();
   return deps.writer.read(async (conn) => {
-    await conn.run('SELECT 1');
+    await pingDatabase(conn);
     const answeredInMs = Math.round(performance.now() - started);
     return {
       answeredInMs,
