@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { JobStatus } from '@datasync/schemas';
 import cliProgress from 'cli-progress';
 import type { ApiClient } from './client.js';
@@ -64,7 +65,7 @@ export async function waitForJob(
           );
         }
       }
-      await new Promise((r) => setTimeout(r, options.pollMs ?? 500));
+      await delay(options.pollMs ?? 500);
     }
   } finally {
     bar?.stop();
