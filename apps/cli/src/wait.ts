@@ -1,5 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import type { JobStatus } from '@datasync/schemas';
+import { type JobStatus, QUEUES } from '@datasync/schemas';
 import cliProgress from 'cli-progress';
 import type { ApiClient } from './client.js';
 
@@ -25,7 +25,7 @@ export async function waitForJob(
 ): Promise<JobStatus> {
   if (accepted.workers === 0) {
     throw new NoWorkerError(
-      `job ${accepted.jobId} is queued, but no worker is listening on the ${accepted.queue} queue: start the ${accepted.queue === 'backup' || accepted.queue === 'health' ? 'backup-worker' : 'sync-worker'} (it will run the job then), and follow it with: datasync jobs ${accepted.jobId}`,
+      `job ${accepted.jobId} is queued, but no worker is listening on the ${accepted.queue} queue: start the ${accepted.queue === QUEUES.backup || accepted.queue === QUEUES.health ? 'backup-worker' : 'sync-worker'} (it will run the job then), and follow it with: datasync jobs ${accepted.jobId}`,
     );
   }
   const showBar = !options.json && process.stderr.isTTY;

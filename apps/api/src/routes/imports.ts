@@ -1,4 +1,4 @@
-import { ImportQuery, OperatorJobAccepted, Problem } from '@datasync/schemas';
+import { ImportQuery, JOBS, OperatorJobAccepted, Problem } from '@datasync/schemas';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ApiDeps } from '../deps.js';
 import { enqueueOperatorJob } from './jobs.js';
@@ -28,7 +28,7 @@ export const importsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
     async (request, reply) => {
       const { force } = request.query;
       const accepted = await request.withUpload((saved) =>
-        enqueueOperatorJob(deps, 'sales-sync', { source: 'csv', file: saved.path, force }),
+        enqueueOperatorJob(deps, JOBS.salesSync, { source: 'csv', file: saved.path, force }),
       );
       reply.header('location', `/v1/jobs/${accepted.jobId}`);
       return reply.status(202).send(accepted);

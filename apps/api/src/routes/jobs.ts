@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
+  JOBS,
   JobIdParams,
   JobQuery,
   JobStatus,
@@ -87,7 +88,7 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
       const { type } = request.params;
       if (request.isUpload) {
         // Refused before a byte is written: a file for a JSON job type never reaches IMPORT_DIR.
-        if (type !== 'user-import' && type !== 'sales-sync') {
+        if (type !== JOBS.userImport && type !== JOBS.salesSync) {
           throw unsupportedMediaType(
             `job type ${type} takes a JSON body (Content-Type: application/json), not a file`,
           );
@@ -97,7 +98,7 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
           enqueueOperatorJob(
             deps,
             type,
-            type === 'user-import'
+            type === JOBS.userImport
               ? { file: saved.path, updateExisting }
               : { source: 'csv', file: saved.path, force },
           ),

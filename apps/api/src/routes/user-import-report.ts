@@ -1,4 +1,5 @@
 import {
+  JOBS,
   JobIdParams,
   Problem,
   QUEUES,
@@ -53,7 +54,7 @@ export const userImportReportRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app
       const { id } = request.params;
       // Only this queue: BullMQ numbers jobs per queue, so the same id exists in other queues.
       const job = await queueOf(deps, QUEUES.userImport).getJob(id);
-      if (job?.name !== 'user-import') {
+      if (job?.name !== JOBS.userImport) {
         throw notFound(`no user import job ${id} (finished jobs are kept 7 days, failed ones 30)`);
       }
       const state = await job.getState();

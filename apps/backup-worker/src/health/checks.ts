@@ -11,7 +11,13 @@ import {
   tableRowCounts,
 } from '@datasync/db';
 import { describeOutsideHolder, readLastSuccess, readOutsideHolder } from '@datasync/runtime';
-import type { EnvConfig, HealthCheckItem, HealthStatus, QueueName } from '@datasync/schemas';
+import {
+  type EnvConfig,
+  type HealthCheckItem,
+  type HealthStatus,
+  JOBS,
+  type QueueName,
+} from '@datasync/schemas';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AnalyticsSnapshotStatus } from '../snapshot/analytics-snapshot.js';
@@ -149,7 +155,7 @@ export function databaseChecks(found: DatabaseFindings): HealthCheckItem[] {
 
 export async function lastSyncCheck(deps: HealthDeps): Promise<HealthCheckItem> {
   const now = (deps.now ?? Date.now)();
-  const at = (await readLastSuccess(deps.redis)).get('sales-sync');
+  const at = (await readLastSuccess(deps.redis)).get(JOBS.salesSync);
   const limit = deps.config.HEALTH_MAX_SYNC_AGE_HOURS;
   if (!at) {
     const scheduled = deps.config.SCHEDULE_SALES_SYNC !== 'off';
