@@ -1,7 +1,7 @@
-import { ImportQuery, JOBS, OperatorJobAccepted, Problem } from '@datasync/schemas';
+import { ImportQuery, JOBS } from '@datasync/schemas';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ApiDeps } from '../deps.js';
-import { enqueueOperatorJob } from './jobs.js';
+import { enqueueOperatorJob, JOB_ACCEPTED_RESPONSES, sendAccepted } from './jobs.js';
 
 /** `POST /v1/sales/imports`: a sales CSV file of any size, streamed to IMPORT_DIR, then a sales-sync job. */
 export const importsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
@@ -15,14 +15,7 @@ export const importsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
         tags: ['ingest'],
         security: [{ bearer: [] }],
         querystring: ImportQuery,
-        response: {
-          202: OperatorJobAccepted,
-          400: Problem,
-          408: Problem,
-          413: Problem,
-          415: Problem,
-          503: Problem,
-        },
+        response: JOB_ACCEPTED_RESPONSES,
       },
     },
     async (request, reply) => {
@@ -30,8 +23,7 @@ export const importsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
       const accepted = await request.withUpload((saved) =>
         enqueueOperatorJob(deps, JOBS.salesSync, { source: 'csv', file: saved.path, force }),
       );
-      reply.header('location', `/v1/jobs/${accepted.jobId}`);
-      return reply.status(202).send(accepted);
+      return sendAccepted(reply, accepted);
     },
   );
 };

@@ -14,11 +14,28 @@ import {
   type QueueName,
 } from '@datasync/schemas';
 import type { Job, Queue } from 'bullmq';
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { type ApiDeps, queueOf } from '../deps.js';
 import { badRequest, notFound, unsupportedMediaType } from '../errors.js';
 import { checkImportFile } from '../ingest/upload.js';
 import { rawBody } from '../validation.js';
+
+/** What an operator job's enqueue answers; a file upload may also be too slow (408) or too big (413). */
+export const JOB_ACCEPTED_RESPONSES = {
+  202: OperatorJobAccepted,
+  400: Problem,
+  408: Problem,
+  413: Problem,
+  415: Problem,
+  503: Problem,
+};
+
+/** 202 with the job's URL in Location. */
+export function sendAccepted(reply: FastifyReply, accepted: OperatorJobAccepted) {
+  reply.header('location', `/v1/jobs/${accepted.jobId}`);
+  return reply.status(202).send(accepted);
+}
 
 /** Enqueues an operator job; shared by `POST /v1/jobs/:type` and `POST /v1/sales/imports`. */
 export async function enqueueOperatorJob(deps: ApiDeps, type: OperatorJobType, payload: unknown) {
@@ -73,15 +90,7 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
         querystring: JobQuery,
         // Checked by hand below against the one payload of the type in the path.
         body: rawBody(OperatorJobBody),
-        response: {
-          202: OperatorJobAccepted,
-          400: Problem,
-          404: Problem,
-          408: Problem,
-          413: Problem,
-          415: Problem,
-          503: Problem,
-        },
+        response: { ...JOB_ACCEPTED_RESPONSES, 404: Problem },
       },
     },
     async (request, reply) => {
@@ -103,8 +112,7 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
               : { source: 'csv', file: saved.path, force },
           ),
         );
-        reply.header('location', `/v1/jobs/${accepted.jobId}`);
-        return reply.status(202).send(accepted);
+        return sendAccepted(reply, accepted);
       }
       const parsed = OPERATOR_JOB_PAYLOADS[type].safeParse(request.body ?? {});
       if (!parsed.success) {
@@ -120,8 +128,7 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
       const file = (parsed.data as { file?: unknown }).file;
       if (typeof file === 'string') checkImportFile(file, deps.config.IMPORT_DIR);
       const accepted = await enqueueOperatorJob(deps, type, parsed.data);
-      reply.header('location', `/v1/jobs/${accepted.jobId}`);
-      return reply.status(202).send(accepted);
+      return sendAccepted(reply, accepted);
     },
   );
 
