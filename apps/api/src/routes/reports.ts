@@ -17,8 +17,9 @@ import { requestFromWorker } from '../report-request.js';
 const ERRORS = { 400: Problem, 401: Problem, 403: Problem, 500: Problem, 503: Problem, 504: Problem };
 
 /**
- * `GET /v1/sales/summary`, `GET /v1/sales/analytics` and `GET /v1/rejects`: reads answered by a sync-worker (the api never
- * opens DuckDB), which runs them beside ingest on a read connection of its own.
+ * `GET /v1/sales/summary`, `GET /v1/sales/analytics` and `GET /v1/rejects`: reads answered by a
+ * sync-worker (the api never opens DuckDB), which runs them beside ingest on a read connection of
+ * its own.
  */
 export const reportsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
   app.get(
@@ -41,7 +42,6 @@ export const reportsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
   app.get(
     '/v1/sales/analytics',
     {
-      onRequest: operator,
       schema: {
         summary: 'Sales analytics over a period, as the dashboard shows them',
         description:
