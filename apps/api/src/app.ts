@@ -1,15 +1,17 @@
 import fastifyCookie from '@fastify/cookie';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { serializerCompiler, validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
+import { serializerCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
+import { apiKeyAuth } from './auth/auth.js';
 import type { ApiDeps } from './deps.js';
 import { registerBullBoard } from './plugins/bull-board.js';
 import { registerDashboard } from './plugins/dashboard.js';
 import { registerDocs } from './plugins/docs.js';
 import { installJsonParser, refuseContentEncodings } from './plugins/json-parser.js';
-import { frameworkErrorHandler, installProblemHandler } from './plugins/problems.js';
+import { frameworkErrorHandler, problems } from './plugins/problems.js';
 import { requestLogSerializer } from './plugins/request-log.js';
 import { closeSilentConnections, guardBodyRate, serverTimeoutOptions } from './plugins/timeouts.js';
+import { uploads } from './plugins/uploads.js';
 import { backupsRoutes } from './routes/backups.js';
 import { eventsRoutes } from './routes/events.js';
 import { healthRoutes } from './routes/health.js';
@@ -21,6 +23,7 @@ import { salesBatchesRoutes } from './routes/sales-batches.js';
 import { schedulesRoutes } from './routes/schedules.js';
 import { sessionRoutes } from './routes/session.js';
 import { userImportReportRoutes } from './routes/user-import-report.js';
+import { requestValidator } from './validation.js';
 
 export const API_VERSION = '0.1.0';
 
@@ -45,9 +48,10 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
             { serializers: { req: requestLogSerializer } },
           ) as unknown as FastifyBaseLogger,
         });
-  base.setValidatorCompiler(validatorCompiler);
+  // The only validator compiler: no route sets its own (a raw body is marked with rawBody()).
+  base.setValidatorCompiler(requestValidator);
   base.setSerializerCompiler(serializerCompiler);
-  installProblemHandler(base);
+  await base.register(problems);
   installJsonParser(base);
   refuseContentEncodings(base);
   guardBodyRate(base, deps.config);
@@ -56,19 +60,27 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
   await registerDocs(base, API_VERSION);
   const app = base.withTypeProvider<ZodTypeProvider>();
 
-  // One line per route plugin; each is encapsulated with its own parsers and schemas.
+  // Route trees: each is encapsulated, and its auth (and uploads) are registered once for the
+  // whole tree. A route plugin keeps its own parsers and schemas.
   await app.register(healthRoutes, deps);
-  await app.register(salesBatchesRoutes, deps);
-  await app.register(jobsRoutes, deps);
-  await app.register(importsRoutes, deps);
-  await app.register(userImportReportRoutes, deps);
-  await app.register(backupsRoutes, deps);
-  await app.register(schedulesRoutes, deps);
-  await app.register(metricsRoutes, deps);
-  await app.register(reportsRoutes, deps);
-  await app.register(sessionRoutes, deps);
-  await app.register(eventsRoutes, deps);
-  // routes: more plugins above this line
+  await app.register(metricsRoutes, deps); // its own METRICS_TOKEN check
+  await app.register(sessionRoutes, deps); // the dashboard's sign-in: no key yet
+  await app.register(async (ingest) => {
+    await ingest.register(apiKeyAuth, { keys: deps.keys, scope: 'ingest' });
+    await ingest.register(salesBatchesRoutes, deps);
+  });
+  await app.register(async (operator) => {
+    await operator.register(apiKeyAuth, { keys: deps.keys, scope: 'operator' });
+    await operator.register(uploads, { config: deps.config });
+    await operator.register(jobsRoutes, deps);
+    await operator.register(importsRoutes, deps);
+    await operator.register(userImportReportRoutes, deps);
+    await operator.register(backupsRoutes, deps);
+    await operator.register(schedulesRoutes, deps);
+    await operator.register(reportsRoutes, deps);
+    await operator.register(eventsRoutes, deps);
+    // operator routes: more plugins above this line
+  });
 
   await registerBullBoard(base, deps);
   await registerDashboard(base, deps);

@@ -1,20 +1,10 @@
-import {
-  checkRedisPolicy,
-  createLogger,
-  installShutdown,
-  loadConfigOrExit,
-  waitForRedis,
-} from '@datasync/runtime';
+import { bootProcess, checkRedisPolicy, installShutdown, waitForRedis } from '@datasync/runtime';
 import { buildApp } from './app.js';
 import { loadApiKeys } from './auth/api-keys.js';
 import { createApiDeps } from './deps.js';
 
-const config = loadConfigOrExit('api');
-const logger = createLogger('api', {
-  level: config.LOG_LEVEL,
-  file: config.LOG_FILE,
-  format: config.LOG_FORMAT,
-});
+// Not bootWorker: the api's Redis client fails fast (503) instead of queueing commands (deps.ts).
+const { config, logger } = bootProcess('api');
 
 let keys: ReturnType<typeof loadApiKeys>;
 try {

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { QUEUE_PREFIX, startLocalRedis, waitForRedis } from '@datasync/runtime';
 import { tempDir } from '@datasync/runtime/testing';
 import { parseEnvConfig, QUEUES } from '@datasync/schemas';
@@ -45,7 +46,7 @@ describe('an answer that comes before the api listens for it', () => {
     const slow =
       <T>(value: T) =>
       async () => {
-        await new Promise((r) => setTimeout(r, 300));
+        await delay(300);
         return value;
       };
     const workers = [

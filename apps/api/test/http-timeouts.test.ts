@@ -1,5 +1,6 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INGEST_KEY, makeApi, OPERATOR_KEY, sales } from './helpers.js';
 
@@ -90,9 +91,9 @@ describe('slow clients are cut, real ones are not (a real listening server, shor
     socket.write(
       `POST /v1/jobs/user-import HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${OPERATOR_KEY}\r\nContent-Type: text/csv\r\nContent-Length: 100000\r\n\r\nusername,email,role,initial_password\n${'ann,ann@example.com,user,Secret-Pw-01\n'.repeat(200)}`,
     );
-    await new Promise((r) => setTimeout(r, 200));
+    await delay(200);
     socket.destroy();
-    await new Promise((r) => setTimeout(r, 500));
+    await delay(500);
     expect(leftInImportDir()).toEqual([]);
   });
 
@@ -104,7 +105,7 @@ describe('slow clients are cut, real ones are not (a real listening server, shor
       async pull(controller) {
         if (sent === 20) return controller.close();
         sent++;
-        await new Promise((r) => setTimeout(r, 100));
+        await delay(100);
         controller.enqueue(
           new TextEncoder().encode(
             sent === 1

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { QUEUES } from '@datasync/schemas';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auth, BOTH_KEY, INGEST_KEY, makeApi, OPERATOR_KEY, sale, sales } from './helpers.js';
@@ -138,7 +139,7 @@ describe('POST /v1/sales/batches', () => {
         });
       expect((await send(1)).statusCode).toBe(202);
       expect((await send(2)).statusCode).toBe(202);
-      await new Promise((r) => setTimeout(r, 300)); // the backlog count is cached for 250 ms
+      await delay(300); // the backlog count is cached for 250 ms
       const res = await send(3);
       expectProblem(res, 429, /backlog is 2 batches/);
       expect(res.headers['retry-after']).toBe('5');

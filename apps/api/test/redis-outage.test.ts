@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { startLocalRedis, waitForRedis } from '@datasync/runtime';
 import { tempDir } from '@datasync/runtime/testing';
 import { parseEnvConfig } from '@datasync/schemas';
@@ -46,7 +47,7 @@ describe('faults at the api', () => {
         let status = 0;
         for (let i = 0; i < 50 && status !== 202; i++) {
           status = (await post()).statusCode;
-          if (status !== 202) await new Promise((r) => setTimeout(r, 200));
+          if (status !== 202) await delay(200);
         }
         expect(status).toBe(202);
       } finally {

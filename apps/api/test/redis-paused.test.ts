@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { startLocalRedis, waitForRedis } from '@datasync/runtime';
 import { tempDir } from '@datasync/runtime/testing';
 import { parseEnvConfig, QUEUES } from '@datasync/schemas';
@@ -68,7 +69,7 @@ describe('a paused Redis (SIGSTOP: the same as a hung server or a partition)', (
       // The client retries the batch that got 503 with the same key: accepted, exactly once.
       let retry = await post(during, 'during');
       for (let i = 0; i < 50 && retry.statusCode !== 202; i++) {
-        await new Promise((r) => setTimeout(r, 200));
+        await delay(200);
         retry = await post(during, 'during');
       }
       expect(retry.statusCode).toBe(202);

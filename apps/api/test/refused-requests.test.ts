@@ -70,6 +70,18 @@ describe('a refused upload leaves nothing in IMPORT_DIR', () => {
     expect(leftInImportDir()).toEqual([]);
   });
 
+  it('JSON posted to the CSV import route is a 415 saying to send the file as text/csv, not a 500', async () => {
+    const res = await api.app.inject({
+      method: 'POST',
+      url: '/v1/sales/imports',
+      headers: { 'content-type': 'application/json', ...auth(OPERATOR_KEY) },
+      payload: JSON.stringify({ file: 'sales.csv' }),
+    });
+    expect(res.statusCode).toBe(415);
+    expect(res.json().detail).toMatch(/send the file as text\/csv/);
+    expect(leftInImportDir()).toEqual([]);
+  });
+
   it('without a key, with a wrong key or scope, or with a content type no route takes', async () => {
     for (const url of ['/v1/sales/imports', '/v1/jobs/user-import', '/v1/jobs/sales-sync']) {
       expect((await send(url, { 'content-type': 'text/csv' })).statusCode).toBe(401);

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { freePort, startLocalRedis } from '@datasync/runtime';
 import { spawnNode, tempDir } from '@datasync/runtime/testing';
 import { describe, expect, it } from 'vitest';
@@ -39,7 +40,7 @@ describe('stopping the api while Redis is gone', () => {
           },
         ]),
       }).catch((error: Error) => error);
-      await new Promise((r) => setTimeout(r, 500));
+      await delay(500);
       redis.process.kill('SIGKILL');
       await new Promise((r) => redis.process.once('exit', r));
       child.kill('SIGTERM');

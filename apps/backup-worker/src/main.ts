@@ -1,12 +1,7 @@
 import { createWriterFromConfig, WriterLock } from '@datasync/db';
 import {
   BACKUP_OPS_LOCK_KEY,
-  checkRedisPolicy,
-  createLogger,
-  createRedis,
-  disconnectAll,
-  installShutdown,
-  loadConfigOrExit,
+  bootWorker,
   Metrics,
   startQueueWorker,
   writerObserver,
@@ -19,18 +14,9 @@ import { createBackupProcessor } from './backup/processor.js';
 import { s3StoreFromConfig } from './backup/s3-store.js';
 import { startOperations } from './health/operations.js';
 
-const config = loadConfigOrExit('backup-worker');
-const logger = createLogger('backup-worker', {
-  level: config.LOG_LEVEL,
-  file: config.LOG_FILE,
-  format: config.LOG_FORMAT,
+const { config, logger, connection, lockRedis, shutdownWith } = bootWorker('backup-worker', {
+  lockConnection: true,
 });
-
-const connection = createRedis(config.REDIS_URL, 'worker');
-const lockRedis = createRedis(config.REDIS_URL, 'worker');
-connection.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
-lockRedis.on('error', () => undefined);
-connection.once('ready', () => void checkRedisPolicy(connection, logger));
 
 const metrics = new Metrics('backup-worker');
 const { writer } = createWriterFromConfig(config, {
@@ -64,17 +50,12 @@ const workers: Worker[] = [
   startOperations({ connection, config, logger, writer, metrics }),
 ];
 
-installShutdown(
-  logger,
-  [
-    { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
-    { name: 'locks', close: () => opsLock.close(), local: true },
-    { name: 'database', close: () => writer.close(), local: true },
-    { name: 's3', close: () => s3?.close(), local: true },
-    { name: 'redis', close: () => disconnectAll([connection, lockRedis]) },
-  ],
-  { redis: [connection, lockRedis], endWhenRedisGone: [lockRedis] },
-);
+shutdownWith([
+  { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
+  { name: 'locks', close: () => opsLock.close(), local: true },
+  { name: 'database', close: () => writer.close(), local: true },
+  { name: 's3', close: () => s3?.close(), local: true },
+]);
 logger.info(
   {
     queues: workers.map((w) => w.name),

@@ -1,5 +1,6 @@
 import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { inspectDatabaseFile, SCHEMA_VERSION } from '@datasync/db';
 import { spawnNode } from '@datasync/runtime/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -83,7 +84,7 @@ describe('restore', () => {
     const before = startIngestLoop(bed, 'before', rows);
     await before.waitForOutput(/ingesting/);
     const { backup } = await createBackup(bed.deps);
-    await new Promise((r) => setTimeout(r, 300));
+    await delay(300);
     const ingestedBefore = await stopIngestLoop(before);
     expect(ingestedBefore.committed).toBeGreaterThan(backup.tables.ingest_batches!);
 
@@ -108,7 +109,7 @@ describe('restore', () => {
     const { backup } = await createBackup(bed.deps);
     const restored = await restoreBackup(bed.deps, backup.name);
     expect(restored.tables).toEqual(backup.tables);
-    await new Promise((r) => setTimeout(r, 300));
+    await delay(300);
     const report = await stopIngestLoop(loop);
     const now = await inspectAfterRestore(bed);
     // The restored batches plus those committed after the swap, each whole.

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { commitSalesBatches, DatabaseWriter, WriterLock } from '@datasync/db';
 import { createQueue, createQueueEvents } from '@datasync/runtime';
 import { isolatedRedisUrl, spawnNode, tempDir, waitFor } from '@datasync/runtime/testing';
@@ -93,7 +94,7 @@ describe.skipIf(!mounted)(
 
       // The alert, once: the monitor sees one failed backup, not eight.
       await waitFor(() => slack.messages.length >= 1, { what: 'the backup-failed alert' });
-      await new Promise((r) => setTimeout(r, 2_000));
+      await delay(2_000);
       expect(slack.messages).toHaveLength(1);
       expect(slack.messages[0]!.text).toMatch(/Backup failed/);
       expect(slack.messages[0]!.text).toMatch(/no space left on the device \(ENOSPC\)/);

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { commitSalesBatches, DatabaseWriter, WriterLock } from '@datasync/db';
 import { freePort, QUEUE_PREFIX } from '@datasync/runtime';
 import {
@@ -149,7 +150,7 @@ describe('datasync health-check against the running stack', () => {
     expect(smtp.mails[0]!.raw).toMatch(/Subject: \[datasync critical\] Health check failed: required values/);
     // Same incident again within the cool-down: no second alert.
     expect((await datasync('health-check')).code).toBe(2);
-    await new Promise((r) => setTimeout(r, 500));
+    await delay(500);
     expect(slack.messages).toHaveLength(1);
   });
 

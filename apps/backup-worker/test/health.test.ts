@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { dirname, join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { commitSalesBatches, DatabaseWriter, WriterLock } from '@datasync/db';
 import {
   type Alert,
@@ -209,7 +210,7 @@ describe('the health check', () => {
     });
     expect(byName(held).database!.detail).toMatch(/fuser -v .*never open the live file/);
     await waitFor(() => alerts.length > 0, { what: 'the alert' });
-    await new Promise((r) => setTimeout(r, 2_500)); // still held: no second alert
+    await delay(2_500); // still held: no second alert
     expect(alerts).toHaveLength(1);
     expect(alerts[0]).toMatchObject({
       kind: 'database-held-outside',

@@ -1,4 +1,5 @@
-import type { JobStatus } from '@datasync/schemas';
+import { setTimeout as delay } from 'node:timers/promises';
+import { type JobStatus, QUEUES } from '@datasync/schemas';
 import cliProgress from 'cli-progress';
 import type { ApiClient } from './client.js';
 
@@ -24,7 +25,7 @@ export async function waitForJob(
 ): Promise<JobStatus> {
   if (accepted.workers === 0) {
     throw new NoWorkerError(
-      `job ${accepted.jobId} is queued, but no worker is listening on the ${accepted.queue} queue: start the ${accepted.queue === 'backup' || accepted.queue === 'health' ? 'backup-worker' : 'sync-worker'} (it will run the job then), and follow it with: datasync jobs ${accepted.jobId}`,
+      `job ${accepted.jobId} is queued, but no worker is listening on the ${accepted.queue} queue: start the ${accepted.queue === QUEUES.backup || accepted.queue === QUEUES.health ? 'backup-worker' : 'sync-worker'} (it will run the job then), and follow it with: datasync jobs ${accepted.jobId}`,
     );
   }
   const showBar = !options.json && process.stderr.isTTY;
@@ -64,7 +65,7 @@ export async function waitForJob(
           );
         }
       }
-      await new Promise((r) => setTimeout(r, options.pollMs ?? 500));
+      await delay(options.pollMs ?? 500);
     }
   } finally {
     bar?.stop();

@@ -1,21 +1,8 @@
-import {
-  checkRedisPolicy,
-  createAllQueues,
-  createLogger,
-  createRedis,
-  disconnectAll,
-  installShutdown,
-  loadConfigOrExit,
-} from '@datasync/runtime';
+import { bootWorker, createAllQueues } from '@datasync/runtime';
 import { TimetableScheduler } from './scheduler.js';
 import { type ConfiguredSchedule, configuredTimetable, TimetableError } from './timetable.js';
 
-const config = loadConfigOrExit('scheduler');
-const logger = createLogger('scheduler', {
-  level: config.LOG_LEVEL,
-  file: config.LOG_FILE,
-  format: config.LOG_FORMAT,
-});
+const { config, logger, connection, shutdownWith } = bootWorker('scheduler');
 
 let schedules: ConfiguredSchedule[];
 try {
@@ -26,21 +13,13 @@ try {
   process.exit(78);
 }
 
-const connection = createRedis(config.REDIS_URL, 'worker');
-connection.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
-connection.once('ready', () => void checkRedisPolicy(connection, logger));
 const queues = createAllQueues(connection, config);
 
 const scheduler = new TimetableScheduler({ schedules, queues, redis: connection, logger });
-installShutdown(
-  logger,
-  [
-    { name: 'scheduler', close: () => scheduler.close() },
-    { name: 'queues', close: () => Promise.all([...queues.values()].map((q) => q.close())) },
-    { name: 'redis', close: () => disconnectAll([connection]) },
-  ],
-  { redis: [connection] },
-);
+shutdownWith([
+  { name: 'scheduler', close: () => scheduler.close() },
+  { name: 'queues', close: () => Promise.all([...queues.values()].map((q) => q.close())) },
+]);
 process.on('SIGHUP', () => {
   logger.info('SIGHUP: reconciling the timetable');
   void scheduler.reconcile({ catchUp: true }).catch((error: Error) => {

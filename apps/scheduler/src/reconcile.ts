@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import { SCHEDULE_KEYS } from '@datasync/runtime';
 import type { QueueName } from '@datasync/schemas';
 import type { JobSchedulerJson, Queue } from 'bullmq';
@@ -137,6 +138,6 @@ async function acquireLock(deps: ReconcileDeps): Promise<string> {
     if (won === 'OK') return token;
     if (Date.now() > deadline)
       throw new ReconcileBusyError('another scheduler replica has been reconciling for too long');
-    await new Promise((r) => setTimeout(r, 100));
+    await delay(100);
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { type ReconcileDeps, type ReconcileReport, reconcileTimetable } from './reconcile.js';
 import type { ConfiguredSchedule } from './timetable.js';
@@ -21,7 +22,7 @@ export class TimetableScheduler {
   constructor(private readonly options: TimetableSchedulerOptions) {}
 
   async start(): Promise<ReconcileReport | null> {
-    let delay = 500;
+    let backoffMs = 500;
     for (;;) {
       if (this.closed) return null;
       try {
@@ -37,11 +38,11 @@ export class TimetableScheduler {
         return report;
       } catch (error) {
         this.options.logger.warn(
-          { err: (error as Error).message, retryInMs: delay },
+          { err: (error as Error).message, retryInMs: backoffMs },
           'could not reconcile the timetable; retrying',
         );
-        await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 10_000);
+        await delay(backoffMs);
+        backoffMs = Math.min(backoffMs * 2, 10_000);
       }
     }
   }

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { beginScheduledRun, catchUpJobId, SCHEDULE_KEYS } from '@datasync/runtime';
 import { parseEnvConfig, QUEUES } from '@datasync/schemas';
 import { type Job, Worker } from 'bullmq';
@@ -69,7 +70,7 @@ describe('catch-up on start', () => {
     const { redis, queues, start } = await setup({ SCHEDULE_HEALTH_CHECK: '* * * * * *' });
     await start();
     await redis.hset(SCHEDULE_KEYS.since, 'health-check', Date.now() - 5 * DAY);
-    await new Promise((r) => setTimeout(r, 1_500));
+    await delay(1_500);
     const [scheduler] = await queues.get(QUEUES.health)!.getJobSchedulers();
     expect(scheduler!.next).toBeLessThan(Date.now());
     expect((await start()).caughtUp).toEqual([]);

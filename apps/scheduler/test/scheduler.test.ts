@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { CronExpressionParser } from 'cron-parser';
 import { afterEach, describe, expect, it } from 'vitest';
 import { countTimetable, makeRedis, runCleanups, runScheduler, startScheduler } from './helpers.js';
@@ -18,7 +19,7 @@ describe('the scheduler process', () => {
     // A crash loop: killed at whatever point of its start it has reached.
     for (const afterMs of [50, 250, 400]) {
       const child = runScheduler(url, { SCHEDULE_TZ: 'Europe/Berlin' });
-      await new Promise((r) => setTimeout(r, afterMs));
+      await delay(afterMs);
       child.kill('SIGKILL');
       await child.exited();
     }

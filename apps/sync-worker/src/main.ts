@@ -1,13 +1,8 @@
 import { createWriterFromConfig } from '@datasync/db';
 import {
-  checkRedisPolicy,
-  createLogger,
-  createRedis,
-  disconnectAll,
-  installShutdown,
+  bootWorker,
   LEADER_KEYS,
   Leadership,
-  loadConfigOrExit,
   Metrics,
   MetricsPublisher,
   startQueueWorker,
@@ -23,18 +18,9 @@ import { createReportsProcessor } from './reports/reports-processor.js';
 import { createSalesSyncProcessor } from './sales-sync/sales-sync-processor.js';
 import { createUserImportProcessor } from './user-import/user-import-processor.js';
 
-const config = loadConfigOrExit('sync-worker');
-const logger = createLogger('sync-worker', {
-  level: config.LOG_LEVEL,
-  file: config.LOG_FILE,
-  format: config.LOG_FORMAT,
+const { config, logger, connection, lockRedis, shutdownWith } = bootWorker('sync-worker', {
+  lockConnection: true,
 });
-
-const connection = createRedis(config.REDIS_URL, 'worker');
-const lockRedis = createRedis(config.REDIS_URL, 'worker');
-connection.on('error', (error) => logger.warn({ err: error.message }, 'redis connection error'));
-lockRedis.on('error', () => undefined);
-connection.once('ready', () => void checkRedisPolicy(connection, logger));
 
 const metrics = new Metrics('sync-worker');
 metrics.trackDatabaseFile(config.DATABASE_PATH);
@@ -82,17 +68,12 @@ const leadership = new Leadership({
   ...workersFollowingLead(workers, logger),
 }).start();
 
-installShutdown(
-  logger,
-  [
-    { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
-    { name: 'group-commit', close: () => committer.drain(), local: true },
-    { name: 'database', close: () => writer.close(), local: true },
-    // Last: the standby takes over at once, and finds the database closed and the lock free.
-    { name: 'leadership', close: () => leadership.close() },
-    { name: 'metrics', close: () => publisher.close() },
-    { name: 'redis', close: () => disconnectAll([connection, lockRedis]) },
-  ],
-  { redis: [connection, lockRedis], endWhenRedisGone: [lockRedis] },
-);
+shutdownWith([
+  { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
+  { name: 'group-commit', close: () => committer.drain(), local: true },
+  { name: 'database', close: () => writer.close(), local: true },
+  // Last: the standby takes over at once, and finds the database closed and the lock free.
+  { name: 'leadership', close: () => leadership.close() },
+  { name: 'metrics', close: () => publisher.close() },
+]);
 logger.info({ queues: workers.map((w) => w.name), database: config.DATABASE_PATH }, 'sync-worker started');

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { salesSummary, WriterLock } from '@datasync/db';
 import { describe, expect, it } from 'vitest';
 import { InvalidCsvFileError } from '../src/sales-sync/csv-file.js';
@@ -191,7 +192,7 @@ describe('CSV import', () => {
       () => other.close(),
     );
     let seenAtHandover = -1;
-    while (progress === 0) await new Promise((r) => setTimeout(r, 5));
+    while (progress === 0) await delay(5);
     await other.acquire();
     seenAtHandover = progress;
     await other.release();

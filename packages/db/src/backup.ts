@@ -1,4 +1,5 @@
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import { checkpoint } from './maintenance.js';
 
 /**
  * SQL for backups: reading what a database file holds (for the manifest and for verification),
@@ -65,7 +66,7 @@ export function inspectDatabaseFile(path: string): Promise<DatabaseFileInspectio
 /** Folds a write-ahead log left beside a copied file into it, so the file stands alone. */
 export function checkpointDatabaseFile(path: string): Promise<void> {
   return withDatabaseFile(path, false, async (conn) => {
-    await conn.run('CHECKPOINT');
+    await checkpoint(conn);
   });
 }
 
@@ -80,7 +81,7 @@ export function prepareRestoredDatabaseFile(path: string): Promise<void> {
       `SELECT count(*)::INTEGER AS n FROM duckdb_tables() WHERE table_name = 'writer_fence'`,
     );
     if (Number(fence.getRowObjects()[0]?.n ?? 0) > 0) await conn.run('UPDATE writer_fence SET epoch = 0');
-    await conn.run('CHECKPOINT');
+    await checkpoint(conn);
   });
 }
 

@@ -8,6 +8,11 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 
 const quoteIdentifier = (name: string) => `"${name.replaceAll('"', '""')}"`;
 
+/** The database answers at all: the health check times this trivial query. */
+export async function pingDatabase(conn: DuckDBConnection): Promise<void> {
+  await conn.run('SELECT 1');
+}
+
 /** Row count of every table of the main schema. */
 export async function tableRowCounts(conn: DuckDBConnection): Promise<Record<string, number>> {
   const tables = await conn.runAndReadAll(

@@ -3,6 +3,7 @@ export * from './backup.js';
 export * from './csv-import.js';
 export * from './errors.js';
 export * from './health.js';
+export * from './maintenance.js';
 export { MIGRATIONS, type Migration, migrate, SCHEMA_VERSION } from './migrations.js';
 export * from './reports.js';
 export { SALE_FAST_VALUES_SQL, saleFastSql } from './sale-rules-sql.js';

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { LockTimeoutError } from './errors.js';
 
@@ -73,8 +74,6 @@ end
 return redis.call('ZCARD', KEYS[1])
 `;
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 export class WriterLock extends EventEmitter<WriterLockEvents> {
   readonly key: string;
   readonly leaseMs: number;
@@ -143,7 +142,7 @@ export class WriterLock extends EventEmitter<WriterLockEvents> {
           this.startRenewal();
           return this.held;
         }
-        await sleep(this.pollMs);
+        await delay(this.pollMs);
       }
     } finally {
       if (queued) {

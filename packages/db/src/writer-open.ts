@@ -1,11 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { isFileLockError, LockLostError } from './errors.js';
 import type { WriterLogger, WriterObserver } from './writer.js';
 import type { WriterLock } from './writer-lock.js';
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Who DuckDB says holds the file: "Conflicting lock is held in /usr/bin/duckdb (PID 4242)". */
 export function fileLockHolder(error: unknown): { pid: number | null; program: string | null } {
@@ -39,7 +38,7 @@ export async function openDatabaseFile(options: OpenFileOptions): Promise<DuckDB
   const { path, lock, logger, observer, openTimeoutMs } = options;
   mkdirSync(dirname(path), { recursive: true });
   const started = Date.now();
-  let delay = 25;
+  let backoffMs = 25;
   let outside: { pid: number | null; program: string | null; since: number } | null = null;
   let warnedAt = 0;
   let publishedAt = 0;
@@ -86,8 +85,8 @@ export async function openDatabaseFile(options: OpenFileOptions): Promise<DuckDB
         }
       }
       if (!(await lock.confirm())) throw new LockLostError('writer lease lost while waiting for the file');
-      await sleep(delay);
-      delay = Math.min(delay * 2, 250);
+      await delay(backoffMs);
+      backoffMs = Math.min(backoffMs * 2, 250);
     }
   }
 }

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DatabaseFatalError, isFatalDuckDbError, LockLostError } from './errors.js';
 import { migrate } from './migrations.js';
@@ -50,8 +51,6 @@ export interface WriteContext {
   conn: DuckDBConnection;
   epoch: number;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Owns this process's DuckDB instance and the writer lock. The database stays open across jobs
@@ -282,7 +281,7 @@ export class DatabaseWriter {
 
   /** The lease is gone (the lock already forgot it): close the file without a checkpoint. */
   private async dropAfterLoss(): Promise<void> {
-    while (this.activeOps > 0) await sleep(10);
+    while (this.activeOps > 0) await delay(10);
     await this.closeDatabase();
     await this.releaseLock('lease lost');
     this.lostLease = false;

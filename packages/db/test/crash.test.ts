@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { spawnNode, tempDir } from '@datasync/runtime/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeWriter } from './helpers.js';
@@ -27,7 +28,7 @@ describe('kill -9 during heavy writes, then reopen', () => {
         LEASE_MS: '1000',
       });
       await child.waitForOutput(/committed 5\b/);
-      await new Promise((r) => setTimeout(r, 200 + Math.random() * 300));
+      await delay(200 + Math.random() * 300);
       child.kill('SIGKILL');
       await child.exited();
       const reported = [...child.output().matchAll(/committed (\d+)/g)].map((m) => Number(m[1]));

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { spawnNode, tempDir, waitFor } from '@datasync/runtime/testing';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -153,11 +154,11 @@ describe('a stale lock holder', () => {
     cleanups.push(() => holder.kill('SIGKILL'));
     await holder.waitForOutput(/in-transaction/);
     holder.kill('SIGSTOP');
-    await new Promise((r) => setTimeout(r, 2_500)); // the lease (1 s) runs out while it is stopped
+    await delay(2_500); // the lease (1 s) runs out while it is stopped
     const next = makeWriter(path, lockKey, { leaseMs: 1_000 });
     cleanups.push(next.close);
     const mine = next.writer.transaction((tx) => commitSalesBatches(tx, [makeBatch('after-pause', 10)]));
-    await new Promise((r) => setTimeout(r, 1_000)); // it has the lease, and waits for DuckDB's file lock
+    await delay(1_000); // it has the lease, and waits for DuckDB's file lock
     holder.kill('SIGCONT');
     const [result] = await mine;
     expect(result?.stored).toBe(10);
@@ -202,7 +203,7 @@ describe('a process outside the stack holding the file', () => {
     let settled = false;
     void write.finally(() => (settled = true)).catch(() => undefined);
     await waitFor(() => published.length > 0, { what: 'the outside holder to be published' });
-    await new Promise((r) => setTimeout(r, 1_500)); // past openTimeoutMs (500 ms)
+    await delay(1_500); // past openTimeoutMs (500 ms)
     expect(settled).toBe(false);
     expect(warnings[0]?.msg).toMatch(new RegExp(`PID ${reader.child.pid}\\) outside datasync`));
     expect(warnings[0]?.obj).toMatchObject({ holderPid: reader.child.pid, path });
@@ -230,7 +231,7 @@ describe('a process outside the stack holding the file', () => {
     cleanups.push(() => holder.kill('SIGKILL'));
     await holder.waitForOutput(/in-transaction/);
     holder.kill('SIGSTOP');
-    await new Promise((r) => setTimeout(r, 2_000)); // its lease (1 s) runs out while it is stopped
+    await delay(2_000); // its lease (1 s) runs out while it is stopped
     const warnings: string[] = [];
     const published: unknown[] = [];
     const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
@@ -249,7 +250,7 @@ describe('a process outside the stack holding the file', () => {
     });
     cleanups.push(() => next.close());
     const mine = next.transaction((tx) => commitSalesBatches(tx, [makeBatch('after-pause', 10)]));
-    await new Promise((r) => setTimeout(r, 1_000));
+    await delay(1_000);
     holder.kill('SIGCONT');
     const [result] = await mine;
     expect(result?.stored).toBe(10);

@@ -1,4 +1,5 @@
 export * from './alerts/index.js';
+export * from './bootstrap.js';
 export * from './config.js';
 export * from './keys.js';
 export * from './leadership.js';

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { Logger } from 'pino';
 
@@ -57,7 +58,7 @@ export async function waitForRedis(redis: Redis, timeoutMs = 10_000): Promise<vo
       return;
     } catch (error) {
       if (Date.now() - started > timeoutMs) throw error;
-      await new Promise((r) => setTimeout(r, 200));
+      await delay(200);
     }
   }
 }

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { REPORT_JOBS } from './jobs.js';
 import { BackupName } from './names.js';
 
 /**
@@ -7,15 +6,6 @@ import { BackupName } from './names.js';
  * `GET /v1/backups`, and the results of the backup queue's jobs. A backup exists only once its
  * manifest does: the manifest is written last, so a file without one is never listed.
  */
-
-/** Job names on the `backup` queue (payloads: BackupJobData, BackupCleanupJobData, ... in jobs.ts). */
-export const BACKUP_JOBS = {
-  backup: 'backup',
-  cleanup: 'backup-cleanup',
-  restore: 'restore',
-  verify: 'verify-backup',
-  list: REPORT_JOBS.backups,
-} as const;
 
 export const BackupLocation = z.enum(['local', 's3']);
 export type BackupLocation = z.infer<typeof BackupLocation>;

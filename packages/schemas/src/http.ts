@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { OPERATOR_JOB_PAYLOADS, OPERATOR_JOB_TYPES, type OperatorJobType } from './jobs.js';
 import { RecordError, SaleInput } from './sale.js';
 
 /** RFC 9457 problem details; `errors` lists per-record or per-field problems. */
@@ -59,6 +60,28 @@ export type BatchReceipt = z.infer<typeof BatchReceipt>;
 export const JobAccepted = z.object({ jobId: z.string(), type: z.string() });
 export type JobAccepted = z.infer<typeof JobAccepted>;
 
+/** The answer to an operator job (`POST /v1/jobs/:type`, a CSV upload): 0 workers means it waits. */
+export const OperatorJobAccepted = JobAccepted.extend({ queue: z.string(), workers: z.number().int() });
+export type OperatorJobAccepted = z.infer<typeof OperatorJobAccepted>;
+
+export const OperatorJobParams = z.object({ type: z.enum(OPERATOR_JOB_TYPES as [OperatorJobType]) });
+
+/**
+ * The body of `POST /v1/jobs/:type` as the OpenAPI document shows it. The route checks it by hand
+ * against the one payload of the type in the path, so the union only documents.
+ */
+export const OperatorJobBody = z
+  .union(Object.values(OPERATOR_JOB_PAYLOADS) as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]])
+  .describe(
+    'the options of the job type in the path: sales-sync {source:"api", url?, days} or {source:"csv", file, force}; user-import {file, updateExisting}; backup {}; backup-cleanup {days?}; restore {name}; verify-backup {name?}; health-check {}',
+  );
+
+/** `:id` of the job routes: BullMQ job ids are strings. */
+export const JobIdParams = z.object({ id: z.string().min(1).max(200) });
+
+/** `GET /v1/jobs/:id/report` answers a CSV file, not JSON. */
+export const UserImportReportCsv = z.string().describe('text/csv');
+
 export const JobState = z.enum([
   'waiting',
   'active',
@@ -112,3 +135,21 @@ export function newApiKeySecret(): string {
 export function hashApiKey(secret: string): string {
   return createHash('sha256').update(secret, 'utf8').digest('hex');
 }
+
+// ---------------------------------------------------------------- dashboard
+
+export const RecentJobsQuery = z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) });
+export const RecentJobs = z.object({ jobs: z.array(JobStatus).describe('newest first') });
+export type RecentJobs = z.infer<typeof RecentJobs>;
+
+export const SignInBody = z.object({ key: z.string().min(1).max(500).describe('an operator API key') });
+export const SessionInfo = z.object({
+  name: z.string(),
+  scopes: z.array(z.string()),
+  csrfToken: z.string().describe('send it as x-csrf-token on every request that changes something'),
+  expiresAt: z.string(),
+  timeZone: z.string().describe("DASHBOARD_TZ: the zone of the dashboard's days"),
+  today: z.string().describe('the date today in that zone (YYYY-MM-DD)'),
+});
+export type SessionInfo = z.infer<typeof SessionInfo>;
+export const NoContent = z.null().describe('no body');

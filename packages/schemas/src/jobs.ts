@@ -19,19 +19,6 @@ export const QUEUES = {
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
 export const ALL_QUEUES: readonly QueueName[] = Object.values(QUEUES);
 
-/** The job types an operator can enqueue with `POST /v1/jobs/:type`, and the queue each goes to. */
-export const OPERATOR_JOB_QUEUES = {
-  'sales-sync': QUEUES.salesSync,
-  'user-import': QUEUES.userImport,
-  backup: QUEUES.backup,
-  'backup-cleanup': QUEUES.backup,
-  restore: QUEUES.backup,
-  'verify-backup': QUEUES.backup,
-  'health-check': QUEUES.health,
-} as const satisfies Record<string, QueueName>;
-export type OperatorJobType = keyof typeof OPERATOR_JOB_QUEUES;
-export const OPERATOR_JOB_TYPES = Object.keys(OPERATOR_JOB_QUEUES) as OperatorJobType[];
-
 /** Internal read jobs: the api never opens DuckDB, so reads go to a worker as a job. */
 export const REPORT_JOBS = {
   salesSummary: 'sales-summary',
@@ -40,7 +27,39 @@ export const REPORT_JOBS = {
   backups: 'list-backups',
 } as const;
 
+/** Job names on the `backup` queue (payloads: BackupJobData, BackupCleanupJobData, ... below). */
+export const BACKUP_JOBS = {
+  backup: 'backup',
+  cleanup: 'backup-cleanup',
+  restore: 'restore',
+  verify: 'verify-backup',
+  list: REPORT_JOBS.backups,
+} as const;
+
 export const INGEST_JOB = 'sales-batch';
+
+/** Every job name, by what it does: producers and consumers name jobs from here, never by literal. */
+export const JOBS = {
+  salesBatch: INGEST_JOB,
+  salesSync: 'sales-sync',
+  userImport: 'user-import',
+  healthCheck: 'health-check',
+  ...BACKUP_JOBS,
+  ...REPORT_JOBS,
+} as const;
+
+/** The job types an operator can enqueue with `POST /v1/jobs/:type`, and the queue each goes to. */
+export const OPERATOR_JOB_QUEUES = {
+  [JOBS.salesSync]: QUEUES.salesSync,
+  [JOBS.userImport]: QUEUES.userImport,
+  [JOBS.backup]: QUEUES.backup,
+  [JOBS.cleanup]: QUEUES.backup,
+  [JOBS.restore]: QUEUES.backup,
+  [JOBS.verify]: QUEUES.backup,
+  [JOBS.healthCheck]: QUEUES.health,
+} as const satisfies Record<string, QueueName>;
+export type OperatorJobType = keyof typeof OPERATOR_JOB_QUEUES;
+export const OPERATOR_JOB_TYPES = Object.keys(OPERATOR_JOB_QUEUES) as OperatorJobType[];
 
 // ---------------------------------------------------------------- ingest
 
@@ -116,13 +135,13 @@ export const HealthCheckJobData = z.object({}).default({});
 
 /** Payload schema of each operator job type (the body of `POST /v1/jobs/:type`). */
 export const OPERATOR_JOB_PAYLOADS = {
-  'sales-sync': SalesSyncJobData,
-  'user-import': UserImportJobData,
-  backup: BackupJobData,
-  'backup-cleanup': BackupCleanupJobData,
-  restore: RestoreJobData,
-  'verify-backup': VerifyBackupJobData,
-  'health-check': HealthCheckJobData,
+  [JOBS.salesSync]: SalesSyncJobData,
+  [JOBS.userImport]: UserImportJobData,
+  [JOBS.backup]: BackupJobData,
+  [JOBS.cleanup]: BackupCleanupJobData,
+  [JOBS.restore]: RestoreJobData,
+  [JOBS.verify]: VerifyBackupJobData,
+  [JOBS.healthCheck]: HealthCheckJobData,
 } as const satisfies Record<OperatorJobType, z.ZodType>;
 
 // ---------------------------------------------------------------- report jobs

@@ -1,7 +1,6 @@
 import { z } from 'zod';
-import { BACKUP_JOBS } from './backups.js';
 import type { EnvConfig } from './env.js';
-import { QUEUES, type QueueName } from './jobs.js';
+import { BACKUP_JOBS, JOBS, QUEUES, type QueueName } from './jobs.js';
 
 /**
  * Operations: the timetable the scheduler reconciles into BullMQ job schedulers, what
@@ -33,7 +32,7 @@ export const TIMETABLE: readonly ScheduleDefinition[] = [
   {
     id: 'sales-sync',
     queue: QUEUES.salesSync,
-    job: 'sales-sync',
+    job: JOBS.salesSync,
     data: { source: 'api', days: 1 },
     variable: 'SCHEDULE_SALES_SYNC',
     description: 'sales sync from the upstream API (last 1 day, incremental)',
@@ -41,7 +40,7 @@ export const TIMETABLE: readonly ScheduleDefinition[] = [
   {
     id: 'health-check',
     queue: QUEUES.health,
-    job: 'health-check',
+    job: JOBS.healthCheck,
     data: {},
     variable: 'SCHEDULE_HEALTH_CHECK',
     description: 'health check',

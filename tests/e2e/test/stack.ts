@@ -1,6 +1,7 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { freePort } from '@datasync/runtime';
 import { tempDir, waitFor } from '@datasync/runtime/testing';
 
@@ -167,7 +168,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       }
       const result = await exited;
       // The apps are reparented when the supervisor exits: give a straggler a moment to show itself.
-      await new Promise((r) => setTimeout(r, 200));
+      await delay(200);
       const processes = [...pids].map(([pid, args]) => `${pid} ${args}`);
       const survivors = [...pids].filter(([pid]) => alive(pid)).map(([pid, args]) => `${pid} ${args}`);
       return { ...result, processes, survivors, redisAnswers: await redisAnswers(redisPort) };
@@ -175,7 +176,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     return stopped;
   };
   const cleanup = async () => {
-    await Promise.race([stop(), new Promise((r) => setTimeout(r, 30_000))]);
+    await Promise.race([stop(), delay(30_000)]);
     for (const pid of pids.keys()) if (alive(pid)) process.kill(pid, 'SIGKILL');
     dir.cleanup();
   };

@@ -92,13 +92,6 @@ export async function withSavedUpload<T>(
   }
 }
 
-export function uploadOptions(
-  deps: { config: { IMPORT_DIR: string; MAX_UPLOAD_BYTES: number } },
-  declaredLength: string | undefined,
-) {
-  return { importDir: deps.config.IMPORT_DIR, maxBytes: deps.config.MAX_UPLOAD_BYTES, declaredLength };
-}
-
 /**
  * A file named in a JSON job body must be a file under IMPORT_DIR (what the workers accept): told
  * at once as a 400 naming the field, rather than as a job that fails later.

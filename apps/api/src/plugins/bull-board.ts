@@ -2,10 +2,8 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { FastifyAdapter } from '@bull-board/fastify';
 import type { FastifyInstance } from 'fastify';
-import { requireScope } from '../auth/auth.js';
+import { apiKeyAuth } from '../auth/auth.js';
 import type { ApiDeps } from '../deps.js';
-import { HttpProblem } from '../errors.js';
-import { sendProblem } from './problems.js';
 
 const BASE_PATH = '/admin/queues';
 
@@ -19,16 +17,8 @@ export async function registerBullBoard(app: FastifyInstance, deps: ApiDeps) {
     options: { uiConfig: { boardTitle: 'datasync' } },
   });
   await app.register(async (scope) => {
-    // Bull Board's plugin installs its own error handler, so answer auth problems here.
-    const check = requireScope(deps.keys, 'operator', { basicChallenge: true });
-    scope.addHook('onRequest', async (request, reply) => {
-      try {
-        await check(request, reply);
-      } catch (error) {
-        if (error instanceof HttpProblem) return sendProblem(reply, request, error);
-        throw error;
-      }
-    });
+    // Bull Board installs its own error handler; apiKeyAuth answers its problems itself.
+    await scope.register(apiKeyAuth, { keys: deps.keys, scope: 'operator', basicChallenge: true });
     await scope.register(serverAdapter.registerPlugin(), { prefix: BASE_PATH });
   });
 }

@@ -53,6 +53,9 @@ export async function registerDashboard(app: FastifyInstance, deps: ApiDeps): Pr
     root,
     prefix: '/',
     index: ['index.html'],
+    // One route per built file, no catch-all: every other path stays the API's (its 404s, 414s).
+    // A dashboard rebuilt while the api runs is served after an api restart.
+    wildcard: false,
     setHeaders: headers,
   });
 }

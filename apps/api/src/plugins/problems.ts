@@ -1,4 +1,5 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
 import { HttpProblem, isRedisUnavailable } from '../errors.js';
 import { loggableUrl } from './request-log.js';
@@ -50,70 +51,74 @@ export function frameworkErrorHandler(error: FastifyError, request: FastifyReque
  * Every error leaves as application/problem+json (RFC 9457). Our HttpProblem carries its status;
  * Fastify's own errors (body too large, bad content type, schema validation) are translated;
  * a Redis outage is 503 with Retry-After; anything else is a 500 whose detail hides internals.
+ * Registered once at the root (not encapsulated, so the handlers are the whole api's).
  */
-export function installProblemHandler(app: FastifyInstance) {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    let problem: HttpProblem;
-    if (error instanceof HttpProblem) {
-      problem = error;
-    } else if (hasZodFastifySchemaValidationErrors(error)) {
-      problem = new HttpProblem(400, 'Bad Request', `invalid ${error.validationContext ?? 'request'}`, {
-        errors: error.validation.map((v, index) => ({
-          index,
-          path: v.instancePath.replace(/^\//, '').replaceAll('/', '.'),
-          message: v.message ?? 'invalid',
-        })),
-      });
-    } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-      problem = new HttpProblem(
-        413,
-        'Payload Too Large',
-        `body is larger than the limit of ${app.initialConfig.bodyLimit} bytes`,
-      );
-    } else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
-      const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim() || 'none';
-      problem = new HttpProblem(
-        415,
-        'Unsupported Media Type',
-        `Content-Type ${type} is not accepted here: send JSON as application/json (a sales batch also as application/x-ndjson), and files as text/csv`,
-      );
-    } else if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
-      problem = new HttpProblem(400, 'Bad Request', 'body is empty');
-    } else if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError) {
-      problem = new HttpProblem(400, 'Bad Request', `body is not valid JSON: ${error.message}`);
-    } else if (isRedisUnavailable(error)) {
-      request.log.warn({ err: error.message }, 'Redis unavailable');
-      problem = new HttpProblem(
-        503,
-        'Service Unavailable',
-        'the queue (Redis) is unavailable; retry shortly',
-        {
-          retryAfterSeconds: 5,
-        },
-      );
-    } else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
-      problem = new HttpProblem(error.statusCode, 'Bad Request', error.message);
-    } else {
-      request.log.error({ err: error }, 'unhandled error');
-      problem = new HttpProblem(
-        500,
-        'Internal Server Error',
-        `unexpected error (request ${request.id}); see the api log`,
-      );
-    }
-    return sendProblem(reply, request, problem);
-  });
+export const problems = fp(
+  async (app) => {
+    app.setErrorHandler((error: FastifyError, request, reply) => {
+      let problem: HttpProblem;
+      if (error instanceof HttpProblem) {
+        problem = error;
+      } else if (hasZodFastifySchemaValidationErrors(error)) {
+        problem = new HttpProblem(400, 'Bad Request', `invalid ${error.validationContext ?? 'request'}`, {
+          errors: error.validation.map((v, index) => ({
+            index,
+            path: v.instancePath.replace(/^\//, '').replaceAll('/', '.'),
+            message: v.message ?? 'invalid',
+          })),
+        });
+      } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+        problem = new HttpProblem(
+          413,
+          'Payload Too Large',
+          `body is larger than the limit of ${app.initialConfig.bodyLimit} bytes`,
+        );
+      } else if (error.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+        const type = (request.headers['content-type'] ?? '').split(';')[0]!.trim() || 'none';
+        problem = new HttpProblem(
+          415,
+          'Unsupported Media Type',
+          `Content-Type ${type} is not accepted here: send JSON as application/json (a sales batch also as application/x-ndjson), and files as text/csv`,
+        );
+      } else if (error.code === 'FST_ERR_CTP_EMPTY_JSON_BODY') {
+        problem = new HttpProblem(400, 'Bad Request', 'body is empty');
+      } else if (error.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || error instanceof SyntaxError) {
+        problem = new HttpProblem(400, 'Bad Request', `body is not valid JSON: ${error.message}`);
+      } else if (isRedisUnavailable(error)) {
+        request.log.warn({ err: error.message }, 'Redis unavailable');
+        problem = new HttpProblem(
+          503,
+          'Service Unavailable',
+          'the queue (Redis) is unavailable; retry shortly',
+          {
+            retryAfterSeconds: 5,
+          },
+        );
+      } else if (error.statusCode && error.statusCode >= 400 && error.statusCode < 500) {
+        problem = new HttpProblem(error.statusCode, 'Bad Request', error.message);
+      } else {
+        request.log.error({ err: error }, 'unhandled error');
+        problem = new HttpProblem(
+          500,
+          'Internal Server Error',
+          `unexpected error (request ${request.id}); see the api log`,
+        );
+      }
+      return sendProblem(reply, request, problem);
+    });
 
-  app.setNotFoundHandler((request, reply) => {
-    return reply
-      .status(404)
-      .type('application/problem+json')
-      .send({
-        type: `${PROBLEM_TYPE}not-found`,
-        title: 'Not Found',
-        status: 404,
-        detail: `no route ${request.method} ${request.url.split('?')[0]}`,
-        instance: loggableUrl(request.url),
-      });
-  });
-}
+    app.setNotFoundHandler((request, reply) => {
+      return reply
+        .status(404)
+        .type('application/problem+json')
+        .send({
+          type: `${PROBLEM_TYPE}not-found`,
+          title: 'Not Found',
+          status: 404,
+          detail: `no route ${request.method} ${request.url.split('?')[0]}`,
+          instance: loggableUrl(request.url),
+        });
+    });
+  },
+  { fastify: '5.x' },
+);

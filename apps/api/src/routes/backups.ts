@@ -1,6 +1,5 @@
 import { ListBackupsResult, Problem, QUEUES, REPORT_JOBS } from '@datasync/schemas';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { requireScope } from '../auth/auth.js';
 import type { ApiDeps } from '../deps.js';
 import { requestFromWorker } from '../report-request.js';
 
@@ -9,7 +8,6 @@ export const backupsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
   app.get(
     '/v1/backups',
     {
-      onRequest: requireScope(deps.keys, 'operator'),
       schema: {
         summary: 'Backups, newest first, with size, checksum, verification state and location (local, S3)',
         tags: ['backups'],

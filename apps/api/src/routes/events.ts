@@ -1,6 +1,5 @@
 import { Problem } from '@datasync/schemas';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { requireScope } from '../auth/auth.js';
 import type { ApiDeps } from '../deps.js';
 
 const HEARTBEAT_MS = 15_000;
@@ -14,7 +13,6 @@ export const eventsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =>
   app.get(
     '/v1/events',
     {
-      onRequest: requireScope(deps.keys, 'operator'),
       schema: {
         summary: 'Live events (server-sent events): commits, job progress and results, alerts',
         description:

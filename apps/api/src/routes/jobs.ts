@@ -1,26 +1,43 @@
 import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
 import {
-  JobAccepted,
+  JOBS,
+  JobIdParams,
   JobQuery,
   JobStatus,
   OPERATOR_JOB_PAYLOADS,
   OPERATOR_JOB_QUEUES,
-  OPERATOR_JOB_TYPES,
+  OperatorJobAccepted,
+  OperatorJobBody,
+  OperatorJobParams,
   type OperatorJobType,
   Problem,
   type QueueName,
+  RecentJobs,
+  RecentJobsQuery,
 } from '@datasync/schemas';
 import type { Job, Queue } from 'bullmq';
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
-import { requireScope } from '../auth/auth.js';
 import { type ApiDeps, queueOf } from '../deps.js';
 import { badRequest, notFound, unsupportedMediaType } from '../errors.js';
-import { checkImportFile, uploadOptions, withSavedUpload } from '../ingest/upload.js';
-import { bodyCheckedByHand } from '../validation.js';
+import { checkImportFile } from '../ingest/upload.js';
+import { rawBody } from '../validation.js';
 
-export const UPLOAD_TYPES = ['text/csv', 'application/csv', 'application/octet-stream', 'text/plain'];
+/** What an operator job's enqueue answers; a file upload may also be too slow (408) or too big (413). */
+export const JOB_ACCEPTED_RESPONSES = {
+  202: OperatorJobAccepted,
+  400: Problem,
+  408: Problem,
+  413: Problem,
+  415: Problem,
+  503: Problem,
+};
+
+/** 202 with the job's URL in Location. */
+export function sendAccepted(reply: FastifyReply, accepted: OperatorJobAccepted) {
+  reply.header('location', `/v1/jobs/${accepted.jobId}`);
+  return reply.status(202).send(accepted);
+}
 
 /** Enqueues an operator job; shared by `POST /v1/jobs/:type` and `POST /v1/sales/imports`. */
 export async function enqueueOperatorJob(deps: ApiDeps, type: OperatorJobType, payload: unknown) {
@@ -62,64 +79,42 @@ export async function jobStatus(found: Job, queue: Queue): Promise<JobStatus> {
 
 /** `POST /v1/jobs/:type` and `GET /v1/jobs/:id`, for operators. */
 export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
-  const operator = requireScope(deps.keys, 'operator');
-  // CSV uploads (user import, sales CSV) arrive as a raw stream: any size, never buffered.
-  app.addContentTypeParser(UPLOAD_TYPES, (_request, payload, done) => done(null, payload));
-
   app.post(
     '/v1/jobs/:type',
     {
-      onRequest: operator,
-      validatorCompiler: bodyCheckedByHand,
       schema: {
         summary: 'Enqueue an operator job',
         description:
           'JSON body: the options of that job type. `user-import` and `sales-sync` also take a CSV file as the body (Content-Type: text/csv), streamed to IMPORT_DIR; `user-import` then reads `?updateExisting=true`. The answer says how many workers listen on the queue: 0 means the job waits until one starts.',
         tags: ['jobs'],
         security: [{ bearer: [] }],
-        params: z.object({ type: z.enum(OPERATOR_JOB_TYPES as [OperatorJobType]) }),
+        params: OperatorJobParams,
         querystring: JobQuery,
-        body: z
-          .union(Object.values(OPERATOR_JOB_PAYLOADS) as unknown as [z.ZodType, z.ZodType, ...z.ZodType[]])
-          .describe(
-            'the options of the job type in the path: sales-sync {source:"api", url?, days} or {source:"csv", file, force}; user-import {file, updateExisting}; backup {}; backup-cleanup {days?}; restore {name}; verify-backup {name?}; health-check {}',
-          ),
-        response: {
-          202: JobAccepted.extend({ queue: z.string(), workers: z.number().int() }),
-          400: Problem,
-          404: Problem,
-          408: Problem,
-          413: Problem,
-          415: Problem,
-          503: Problem,
-        },
+        // Checked by hand below against the one payload of the type in the path.
+        body: rawBody(OperatorJobBody),
+        response: { ...JOB_ACCEPTED_RESPONSES, 404: Problem },
       },
     },
     async (request, reply) => {
       const { type } = request.params;
-      const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-      if (UPLOAD_TYPES.includes(contentType)) {
+      if (request.isUpload) {
         // Refused before a byte is written: a file for a JSON job type never reaches IMPORT_DIR.
-        if (type !== 'user-import' && type !== 'sales-sync') {
+        if (type !== JOBS.userImport && type !== JOBS.salesSync) {
           throw unsupportedMediaType(
             `job type ${type} takes a JSON body (Content-Type: application/json), not a file`,
           );
         }
         const { updateExisting, force } = request.query;
-        const accepted = await withSavedUpload(
-          request.body as Readable,
-          uploadOptions(deps, request.headers['content-length']),
-          (saved) =>
-            enqueueOperatorJob(
-              deps,
-              type,
-              type === 'user-import'
-                ? { file: saved.path, updateExisting }
-                : { source: 'csv', file: saved.path, force },
-            ),
+        const accepted = await request.withUpload((saved) =>
+          enqueueOperatorJob(
+            deps,
+            type,
+            type === JOBS.userImport
+              ? { file: saved.path, updateExisting }
+              : { source: 'csv', file: saved.path, force },
+          ),
         );
-        reply.header('location', `/v1/jobs/${accepted.jobId}`);
-        return reply.status(202).send(accepted);
+        return sendAccepted(reply, accepted);
       }
       const parsed = OPERATOR_JOB_PAYLOADS[type].safeParse(request.body ?? {});
       if (!parsed.success) {
@@ -135,23 +130,21 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
       const file = (parsed.data as { file?: unknown }).file;
       if (typeof file === 'string') checkImportFile(file, deps.config.IMPORT_DIR);
       const accepted = await enqueueOperatorJob(deps, type, parsed.data);
-      reply.header('location', `/v1/jobs/${accepted.jobId}`);
-      return reply.status(202).send(accepted);
+      return sendAccepted(reply, accepted);
     },
   );
 
   app.get(
     '/v1/jobs',
     {
-      onRequest: operator,
       schema: {
         summary: 'Recent operator jobs, newest first',
         description:
           'The latest jobs of the operator queues (sales-sync, user-import, backup, health): waiting, running and finished, with state and progress. Ingest batches and report reads are not listed.',
         tags: ['jobs'],
         security: [{ bearer: [] }],
-        querystring: z.object({ limit: z.coerce.number().int().min(1).max(100).default(20) }),
-        response: { 200: z.object({ jobs: z.array(JobStatus) }), 400: Problem },
+        querystring: RecentJobsQuery,
+        response: { 200: RecentJobs, 400: Problem },
       },
     },
     async (request) => {
@@ -178,12 +171,11 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
   app.get(
     '/v1/jobs/:id',
     {
-      onRequest: operator,
       schema: {
         summary: 'A job: state, progress, attempts, result or error',
         tags: ['jobs'],
         security: [{ bearer: [] }],
-        params: z.object({ id: z.string().min(1).max(200) }),
+        params: JobIdParams,
         response: { 200: JobStatus, 404: Problem },
       },
     },

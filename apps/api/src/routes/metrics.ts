@@ -15,16 +15,19 @@ export const metricsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
   const metrics = apiMetrics(deps.queues, deps.redis);
   const token = deps.config.METRICS_TOKEN ? digest(deps.config.METRICS_TOKEN) : null;
 
+  // Its own token, not an API key (a Prometheus scraper holds no key): a hook of this plugin only.
+  if (token) {
+    app.addHook('onRequest', async (request) => {
+      const header = request.headers.authorization ?? '';
+      const presented = header.toLowerCase().startsWith('bearer ') ? header.slice(7).trim() : '';
+      if (!presented || !timingSafeEqual(digest(presented), token))
+        throw unauthorized('GET /metrics wants Authorization: Bearer <METRICS_TOKEN>');
+    });
+  }
+
   app.get(
     '/metrics',
     {
-      onRequest: async (request) => {
-        if (!token) return;
-        const header = request.headers.authorization ?? '';
-        const presented = header.toLowerCase().startsWith('bearer ') ? header.slice(7).trim() : '';
-        if (!presented || !timingSafeEqual(digest(presented), token))
-          throw unauthorized('GET /metrics wants Authorization: Bearer <METRICS_TOKEN>');
-      },
       schema: {
         summary: 'Prometheus metrics of the whole stack (text exposition format)',
         description:

@@ -1,19 +1,9 @@
-import { Problem } from '@datasync/schemas';
+import { NoContent, Problem, SessionInfo, SignInBody } from '@datasync/schemas';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
 import { SESSION_COOKIE, SessionStore, type StoredSession, sameToken } from '../auth/sessions.js';
 import type { ApiDeps } from '../deps.js';
 import { forbidden, unauthorized } from '../errors.js';
-
-const SessionBody = z.object({
-  name: z.string(),
-  scopes: z.array(z.string()),
-  csrfToken: z.string().describe('send it as x-csrf-token on every request that changes something'),
-  expiresAt: z.string(),
-  timeZone: z.string().describe("DASHBOARD_TZ: the zone of the dashboard's days"),
-  today: z.string().describe('the date today in that zone (YYYY-MM-DD)'),
-});
 
 /** Today's date in a zone, as YYYY-MM-DD (en-CA formats dates that way). */
 export const todayIn = (timeZone: string, now = new Date()) =>
@@ -57,8 +47,8 @@ export const sessionRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
       schema: {
         summary: 'Sign in to the dashboard with an operator key',
         tags: ['dashboard'],
-        body: z.object({ key: z.string().min(1).max(500) }),
-        response: { 200: SessionBody, 400: Problem, 401: Problem, 403: Problem, 503: Problem },
+        body: SignInBody,
+        response: { 200: SessionInfo, 400: Problem, 401: Problem, 403: Problem, 503: Problem },
       },
     },
     async (request, reply) => {
@@ -82,7 +72,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
       schema: {
         summary: 'Who is signed in to the dashboard',
         tags: ['dashboard'],
-        response: { 200: SessionBody, 401: Problem, 503: Problem },
+        response: { 200: SessionInfo, 401: Problem, 503: Problem },
       },
     },
     async (request) => body(await current(request)),
@@ -94,7 +84,7 @@ export const sessionRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
       schema: {
         summary: 'Sign out: the session ends at once, on every api',
         tags: ['dashboard'],
-        response: { 204: z.null(), 403: Problem, 503: Problem },
+        response: { 204: NoContent, 403: Problem, 503: Problem },
       },
     },
     async (request, reply) => {

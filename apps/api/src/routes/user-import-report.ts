@@ -1,7 +1,13 @@
-import { Problem, QUEUES, type UserImportReportRow, UserImportResult } from '@datasync/schemas';
+import {
+  JOBS,
+  JobIdParams,
+  Problem,
+  QUEUES,
+  UserImportReportCsv,
+  type UserImportReportRow,
+  UserImportResult,
+} from '@datasync/schemas';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { z } from 'zod';
-import { requireScope } from '../auth/auth.js';
 import { type ApiDeps, queueOf } from '../deps.js';
 import { conflict, notFound } from '../errors.js';
 
@@ -30,16 +36,15 @@ export const userImportReportRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app
   app.get(
     '/v1/jobs/:id/report',
     {
-      onRequest: requireScope(deps.keys, 'operator'),
       schema: {
         summary: 'The per-row report of a user import, as CSV',
         description:
           'Columns: line (of the file, the header is line 1), username, status (created, updated, exists, rejected), reason. Cells that a spreadsheet would take for a formula start with an apostrophe.',
         tags: ['jobs'],
         security: [{ bearer: [] }],
-        params: z.object({ id: z.string().min(1).max(200) }),
+        params: JobIdParams,
         response: {
-          200: z.string().describe('text/csv'),
+          200: UserImportReportCsv,
           404: Problem,
           409: Problem,
         },
@@ -49,7 +54,7 @@ export const userImportReportRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app
       const { id } = request.params;
       // Only this queue: BullMQ numbers jobs per queue, so the same id exists in other queues.
       const job = await queueOf(deps, QUEUES.userImport).getJob(id);
-      if (job?.name !== 'user-import') {
+      if (job?.name !== JOBS.userImport) {
         throw notFound(`no user import job ${id} (finished jobs are kept 7 days, failed ones 30)`);
       }
       const state = await job.getState();

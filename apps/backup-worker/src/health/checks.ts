@@ -1,15 +1,23 @@
 import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   type DatabaseWriter,
   lastCommittedAt,
+  pingDatabase,
   salesMissingValues,
   salesRuleViolations,
   tableRowCounts,
 } from '@datasync/db';
 import { describeOutsideHolder, readLastSuccess, readOutsideHolder } from '@datasync/runtime';
-import type { EnvConfig, HealthCheckItem, HealthStatus, QueueName } from '@datasync/schemas';
+import {
+  type EnvConfig,
+  type HealthCheckItem,
+  type HealthStatus,
+  JOBS,
+  type QueueName,
+} from '@datasync/schemas';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AnalyticsSnapshotStatus } from '../snapshot/analytics-snapshot.js';
@@ -78,7 +86,7 @@ export async function inspectDatabase(deps: HealthDeps): Promise<DatabaseFinding
   });
   const watch = async (): Promise<never> => {
     while (!done) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      await delay(500);
       const held = done ? null : await heldOutside();
       if (held) throw new Error(held);
     }
@@ -90,7 +98,7 @@ export async function inspectDatabase(deps: HealthDeps): Promise<DatabaseFinding
 async function readDatabase(deps: HealthDeps): Promise<DatabaseFindings> {
   const started = performance.now();
   return deps.writer.read(async (conn) => {
-    await conn.run('SELECT 1');
+    await pingDatabase(conn);
     const answeredInMs = Math.round(performance.now() - started);
     return {
       answeredInMs,
@@ -147,7 +155,7 @@ export function databaseChecks(found: DatabaseFindings): HealthCheckItem[] {
 
 export async function lastSyncCheck(deps: HealthDeps): Promise<HealthCheckItem> {
   const now = (deps.now ?? Date.now)();
-  const at = (await readLastSuccess(deps.redis)).get('sales-sync');
+  const at = (await readLastSuccess(deps.redis)).get(JOBS.salesSync);
   const limit = deps.config.HEALTH_MAX_SYNC_AGE_HOURS;
   if (!at) {
     const scheduled = deps.config.SCHEDULE_SALES_SYNC !== 'off';

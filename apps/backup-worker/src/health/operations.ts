@@ -8,7 +8,7 @@ import {
   OperationsMonitor,
   recordLastSuccess,
 } from '@datasync/runtime';
-import type { EnvConfig } from '@datasync/schemas';
+import { type EnvConfig, JOBS } from '@datasync/schemas';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { LocalBackupStore } from '../backup/local-store.js';
@@ -89,7 +89,7 @@ export function startOperations(deps: OperationsDeps): HealthWorker {
   // Backups made while no monitor was watching (or before this version) still count for the
   // "last backup age" metric.
   void newestBackup()
-    .then((b) => (b ? recordLastSuccess(connection, 'backup', Date.parse(b.createdAt)) : undefined))
+    .then((b) => (b ? recordLastSuccess(connection, JOBS.backup, Date.parse(b.createdAt)) : undefined))
     .catch((error: Error) => log.warn({ err: error.message }, 'could not read the newest backup'));
 
   const worker = startHealthWorker(health, { connection, config, logger, metrics });

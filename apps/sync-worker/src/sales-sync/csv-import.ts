@@ -1,6 +1,12 @@
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type CsvImportRecord, claimCsvImport, type DatabaseWriter, failCsvImport } from '@datasync/db';
+import {
+  type CsvImportRecord,
+  checkpoint,
+  claimCsvImport,
+  type DatabaseWriter,
+  failCsvImport,
+} from '@datasync/db';
 import { type CsvImportResult, latestSaleDate } from '@datasync/schemas';
 import type { Logger } from 'pino';
 import { commitChunk } from './csv-chunk-commit.js';
@@ -166,7 +172,7 @@ export async function importSalesCsv(deps: CsvImportDeps, job: CsvImportJob): Pr
       );
       sinceCheckpoint += chunk.records;
       if (checkpointRows > 0 && sinceCheckpoint >= checkpointRows && i + 1 < todo.length) {
-        await deps.writer.read((conn) => conn.run('CHECKPOINT'));
+        await deps.writer.read(checkpoint);
         sinceCheckpoint = 0;
       }
       await job.onProgress?.(Math.round((100 * chunk.end) / info.bytes));

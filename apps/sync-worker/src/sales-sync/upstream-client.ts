@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import { type SyncWindow, UpstreamEnvelope } from '@datasync/schemas';
 import type { Logger } from 'pino';
 
@@ -40,8 +41,6 @@ export interface UpstreamPage {
   page: number;
   records: unknown[];
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Where a URL points, for logs and errors: never its query (it may carry a token). */
 export function displayUrl(url: URL): string {
@@ -165,12 +164,17 @@ export class UpstreamClient {
           false,
         );
       }
-      const delay = waitMs ?? Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
+      const backoffMs = waitMs ?? Math.random() * Math.min(maxDelayMs, baseDelayMs * 2 ** attempt);
       logger?.warn(
-        { url: displayUrl(url), status: failure.status, attempt: attempt + 1, delayMs: Math.round(delay) },
+        {
+          url: displayUrl(url),
+          status: failure.status,
+          attempt: attempt + 1,
+          delayMs: Math.round(backoffMs),
+        },
         `upstream request failed; retrying: ${failure.message}`,
       );
-      await sleep(delay);
+      await delay(backoffMs);
     }
   }
 }

@@ -6,7 +6,7 @@ import { isolatedRedisUrl, spawnNode, tempDir } from '@datasync/runtime/testing'
 import { parseEnvConfig } from '@datasync/schemas';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
-const CLI = join(import.meta.dirname, '..', 'dist', 'main.js');
+const CLI = join(import.meta.dirname, '..', '..', '..', 'apps', 'cli', 'dist', 'main.js');
 const OPERATOR_KEY = 'operator-secret-0123456789';
 let baseUrl = '';
 let stop: () => Promise<void>;

@@ -6,11 +6,10 @@ import { DatabaseWriter, WriterLock } from '@datasync/db';
 import { startQueueWorker, waitForRedis } from '@datasync/runtime';
 import { isolatedRedisUrl, tempDir, waitFor } from '@datasync/runtime/testing';
 import { type CsvImportResult, parseEnvConfig, QUEUES } from '@datasync/schemas';
+import { createReportsProcessor, createSalesSyncProcessor } from '@datasync/sync-worker';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createReportsProcessor } from '../src/reports/reports-processor.js';
-import { createSalesSyncProcessor } from '../src/sales-sync/sales-sync-processor.js';
 
 const OPERATOR_KEY = 'operator-secret-0123456789';
 const auth = { authorization: `Bearer ${OPERATOR_KEY}` };

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { readOutsideHolder } from '@datasync/runtime';
 import { type SpawnedProcess, spawnNode, waitFor } from '@datasync/runtime/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -35,7 +36,7 @@ async function stream(
     acked.set(res.json().batchId, Date.now());
     records.push(...batch);
     await during?.(i);
-    await new Promise((r) => setTimeout(r, 40));
+    await delay(40);
   }
   return { acked, records };
 }

@@ -5,7 +5,6 @@ import { tempDir, waitFor } from '@datasync/runtime/testing';
 import { QUEUES, type UserImportResult } from '@datasync/schemas';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { INGEST_KEY, makeStack } from './e2e-helpers.js';
 import {
   BAD_ROWS_COUNTS,
   BAD_ROWS_CSV,
@@ -13,7 +12,8 @@ import {
   SEED_CSV,
   SEED_PASSWORDS,
   usersCsv,
-} from './user-import-fixtures.js';
+} from '../../../apps/sync-worker/test/user-import-fixtures.js';
+import { INGEST_KEY, makeStack } from './e2e-helpers.js';
 
 const OPERATOR_KEY = 'operator-secret-0123456789';
 const API_KEYS = `shop:ingest:${INGEST_KEY},ops:operator:${OPERATOR_KEY}`;

@@ -1,4 +1,5 @@
 import { readdirSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { QUEUES } from '@datasync/schemas';
 import { afterEach, describe, expect, it } from 'vitest';
 import { INGEST_KEY, makeStack } from './e2e-helpers.js';
@@ -43,7 +44,7 @@ describe('CSV import across a worker crash', () => {
     const job = await queue.getJob(accepted.json().jobId);
     let progress = 0;
     while (progress === 0) {
-      await new Promise((r) => setTimeout(r, 10));
+      await delay(10);
       progress = Number((await queue.getJob(job!.id!))?.progress ?? 0);
     }
     first.kill('SIGKILL'); // after its first chunk committed, most likely inside the next one

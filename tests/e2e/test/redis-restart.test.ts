@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { startLocalRedis } from '@datasync/runtime';
 import { tempDir } from '@datasync/runtime/testing';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -35,7 +36,7 @@ describe('Redis restarted under the workers', () => {
     let status = 0;
     for (let i = 0; i < 50 && status !== 202; i++) {
       status = (await stack.post(after, { 'idempotency-key': 'after' })).statusCode;
-      if (status !== 202) await new Promise((r) => setTimeout(r, 200));
+      if (status !== 202) await delay(200);
     }
     expect(status).toBe(202);
     await stack.drained();

@@ -16,7 +16,7 @@ import { pino } from 'pino';
 import { inject } from 'vitest';
 
 export const INGEST_KEY = 'ingest-secret-0123456789';
-const WORKER = join(import.meta.dirname, '..', 'dist', 'main.js');
+const WORKER = join(import.meta.dirname, '..', '..', '..', 'apps', 'sync-worker', 'dist', 'main.js');
 
 /**
  * A whole ingest path for one test: the api in-process (real HTTP handling via inject), real

@@ -1,0 +1,3 @@
+/** For tests that run a sync-worker's processors in-process beside the api (tests/e2e); main.ts is the process entry. */
+export { createReportsProcessor } from './reports/reports-processor.js';
+export { createSalesSyncProcessor } from './sales-sync/sales-sync-processor.js';
