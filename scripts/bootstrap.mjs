@@ -52,27 +52,47 @@ export function installWorkspace(pnpm) {
   if (r.status !== 0) fail('pnpm install failed (see above)');
 }
 
+const hasCommand = (command) =>
+  spawnSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).status === 0;
+
 export function hasRedisServer() {
-  return spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' }).status === 0;
+  return hasCommand('redis-server');
 }
 
-/** redis-server from Debian's package when missing and we are root; otherwise say how to get it. */
-export function ensureRedisServer() {
-  if (hasRedisServer()) return;
-  const howTo =
-    'redis-server is needed. Install it (Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y redis-server), or set REDIS_URL to a running Redis.';
+/**
+ * A program from Debian's packages: installed when missing and we are root (apt-get update first:
+ * a fresh machine's package lists are empty); otherwise a message saying how to get it.
+ */
+function ensureDebianProgram(command, pkg, howTo) {
+  if (hasCommand(command)) return;
   if (!isRoot() || !existsSync('/usr/bin/apt-get')) fail(howTo);
-  log('installing redis-server from Debian packages (apt-get)');
+  log(`installing ${pkg} from Debian packages (apt-get)`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  // A fresh machine's package lists are empty: update first.
   const update = spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
-  const install = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'redis-server'], {
+  const install = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', pkg], {
     stdio: 'inherit',
     env,
   });
-  if (update.status !== 0 || install.status !== 0 || !hasRedisServer())
+  if (update.status !== 0 || install.status !== 0 || !hasCommand(command))
     fail(`apt-get could not install it. ${howTo}`);
-  // Debian's package starts a system redis on 6379; we start our own where needed, so leave it be.
+}
+
+/** redis-server (Debian's package starts a system redis on 6379; we start our own where needed). */
+export function ensureRedisServer() {
+  ensureDebianProgram(
+    'redis-server',
+    'redis-server',
+    'redis-server is needed. Install it (Debian/Ubuntu: sudo apt-get update && sudo apt-get install -y redis-server), or set REDIS_URL to a running Redis.',
+  );
+}
+
+/** chromium, for the dashboard's browser tests. */
+export function ensureChromium() {
+  ensureDebianProgram(
+    'chromium',
+    'chromium',
+    'chromium is needed for the dashboard tests. Install it (Debian: sudo apt-get update && sudo apt-get install -y chromium).',
+  );
 }
 
 export function run(pnpm, args, options = {}) {

@@ -142,6 +142,7 @@ for (let i = 0; i < 100; i++) {
 }
 process.stdout.write(`
   \x1b[1mdatasync is running\x1b[0m
+    Dashboard    ${base}/               (sign in with the operator key)
     API          ${base}
     Bull Board   ${base}/admin/queues   (any user name, an operator key as password)
     API docs     ${base}/docs           (OpenAPI: ${base}/openapi.json)

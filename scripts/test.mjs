@@ -1,11 +1,20 @@
 // `npm test`: installs what is missing, then lint, typecheck, build and the whole suite
 // (real Redis started by the suite itself, real DuckDB files in temp folders).
-import { ensurePnpm, ensureRedisServer, installWorkspace, log, nodeVersionOk, run } from './bootstrap.mjs';
+import {
+  ensureChromium,
+  ensurePnpm,
+  ensureRedisServer,
+  installWorkspace,
+  log,
+  nodeVersionOk,
+  run,
+} from './bootstrap.mjs';
 
 nodeVersionOk();
 const pnpm = ensurePnpm();
 installWorkspace(pnpm);
 ensureRedisServer();
+ensureChromium();
 log('lint (biome)');
 run(pnpm, ['exec', 'biome', 'check', '.']);
 log('typecheck and build');

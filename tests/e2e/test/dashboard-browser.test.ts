@@ -1,0 +1,182 @@
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { type Browser, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Stack, startStack } from './stack.js';
+
+/**
+ * The dashboard in Debian's chromium (installed by the test bootstrap) against a stack started as
+ * `npm start` starts it: what a person sees is checked against what the API answers.
+ * Screenshots of each page land in tests/e2e/screenshots/ (not committed).
+ */
+const SHOTS = join(import.meta.dirname, '..', 'screenshots');
+const EXAMPLE_CSV = join(import.meta.dirname, '..', '..', '..', 'scripts', 'examples', 'sales.csv');
+
+let stack: Stack;
+let browser: Browser;
+const problems: string[] = [];
+
+const sale = (id: string, region: string, total: string, date = '2026-01-15') => ({
+  id,
+  date,
+  user_id: 1,
+  product_name: region === 'EU' ? 'Desk' : 'Laptop',
+  quantity: 1,
+  unit_price: total,
+  total_amount: total,
+  region,
+});
+
+async function post(body: unknown, key = stack.keys.ingest) {
+  const res = await fetch(`${stack.base}/v1/sales/batches?wait=true`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect(res.status, await res.clone().text()).toBe(200);
+}
+
+async function summary(query: string) {
+  const res = await fetch(`${stack.base}/v1/sales/summary?${query}`, {
+    headers: { authorization: `Bearer ${stack.keys.operator}` },
+  });
+  return res.json() as Promise<{
+    totals: { count: number; revenue: string };
+    rows: { key: string; revenue: string }[];
+  }>;
+}
+
+const money = (d: string) => {
+  const [w = '0', f = '00'] = d.split('.');
+  return `${w.replace(/\B(?=(\d{3})+(?!\d))/g, ',')}.${f}`;
+};
+
+async function newPage(width = 1280, height = 900): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width, height } });
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+  return page;
+}
+
+async function signIn(page: Page, key: string) {
+  await page.goto(`${stack.base}/`);
+  await page.getByLabel('Operator API key').fill(key);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+}
+
+const kpi = (page: Page, label: string) => page.locator(`[data-kpi="${label}"]`);
+
+beforeAll(async () => {
+  mkdirSync(SHOTS, { recursive: true });
+  stack = await startStack();
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+  await post([sale('D-1', 'EU', '100.10'), sale('D-2', 'EU', '50.00'), sale('D-3', 'NA', '999.99')]);
+  await post([{ ...sale('D-4', 'EU', '1.00'), date: '2026-02-30' }]); // quarantined: no such day
+}, 180_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await stack?.cleanup();
+});
+
+describe('the dashboard in a browser', () => {
+  it('refuses no key, a wrong key and an ingest key, saying why', async () => {
+    const page = await newPage();
+    await page.goto(`${stack.base}/`);
+    await expect.poll(() => page.getByLabel('Operator API key').isVisible()).toBe(true);
+    await signIn(page, 'not-a-key');
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/not a valid API key/);
+    await signIn(page, stack.keys.ingest);
+    await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/ingest key/);
+    await page.screenshot({ path: join(SHOTS, 'sign-in.png') });
+    const api = await fetch(`${stack.base}/v1/sales/analytics?from=2026-01-01&to=2026-01-31`);
+    expect(api.status).toBe(401);
+    await page.close();
+  });
+
+  it('signs in; the KPIs and the regions equal the summary API; a filter changes them; a commit shows without reload', async () => {
+    const page = await newPage();
+    await signIn(page, stack.keys.operator);
+    await page.goto(`${stack.base}/#/sales?from=2026-01-01&to=2026-01-31&bucket=day`);
+    const all = await summary('groupBy=region&from=2026-01-01&to=2026-01-31');
+    await expect.poll(() => kpi(page, 'Revenue').textContent()).toBe(money(all.totals.revenue));
+    expect(await kpi(page, 'Orders').textContent()).toBe(String(all.totals.count));
+    const regionCell = (r: string) =>
+      page.locator('section', { hasText: 'By region' }).getByRole('row', { name: new RegExp(`^${r}`) });
+    for (const row of all.rows)
+      await expect.poll(() => regionCell(row.key).textContent()).toContain(money(row.revenue));
+    await page.screenshot({ path: join(SHOTS, 'sales.png'), fullPage: true });
+
+    // The region filter: every figure obeys it.
+    await page.getByLabel('Region').fill('EU');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    const eu = all.rows.find((r) => r.key === 'EU')!;
+    await expect.poll(() => kpi(page, 'Revenue').textContent()).toBe(money(eu.revenue));
+    expect(page.url()).toContain('region=EU');
+
+    // Live: a batch committed elsewhere shows within seconds, no reload.
+    const before = await kpi(page, 'Orders').textContent();
+    const navigations: string[] = [];
+    page.on('framenavigated', (f) => navigations.push(f.url()));
+    await post([sale('D-5', 'EU', '10.00')]);
+    await expect
+      .poll(() => kpi(page, 'Orders').textContent(), { timeout: 10_000 })
+      .toBe(String(Number(before) + 1));
+    expect(navigations).toEqual([]);
+    const after = await summary('groupBy=region&from=2026-01-01&to=2026-01-31');
+    expect(await kpi(page, 'Revenue').textContent()).toBe(
+      money(after.rows.find((r) => r.key === 'EU')!.revenue),
+    );
+    await page.close();
+  });
+
+  it('the quarantine shows a rejected record with its reasons and raw form', async () => {
+    const page = await newPage();
+    await signIn(page, stack.keys.operator);
+    await page.goto(`${stack.base}/#/quarantine`);
+    await expect
+      .poll(() => page.locator('table.rejects').textContent())
+      .toMatch(/date must be a calendar date YYYY-MM-DD/);
+    await page.getByRole('button', { name: 'Show the raw record' }).first().click();
+    await expect.poll(() => page.locator('tr.raw pre').first().textContent()).toContain('2026-02-30');
+    await page.screenshot({ path: join(SHOTS, 'quarantine.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('uploads a CSV from the page and shows its result; then signs out', async () => {
+    const page = await newPage();
+    await signIn(page, stack.keys.operator);
+    await page.goto(`${stack.base}/#/operations`);
+    await page.getByLabel('Import a sales CSV').setInputFiles(EXAMPLE_CSV);
+    await expect
+      .poll(() => page.getByRole('status').first().textContent(), { timeout: 30_000 })
+      .toMatch(/CSV import of sales\.csv done: 5 read, 4 stored, 1 rejected/);
+    await expect
+      .poll(() => page.locator('section', { hasText: 'Recent jobs' }).textContent())
+      .toMatch(/sales-sync/);
+    await page.screenshot({ path: join(SHOTS, 'operations.png'), fullPage: true });
+
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await expect.poll(() => page.getByLabel('Operator API key').isVisible()).toBe(true);
+    const status = await page.evaluate(async () => (await fetch('/v1/schedules')).status);
+    expect(status).toBe(401);
+    await page.close();
+  });
+
+  it("works at a phone's width", async () => {
+    const page = await newPage(390, 844);
+    await signIn(page, stack.keys.operator);
+    await page.goto(`${stack.base}/#/sales?from=2026-01-01&to=2026-01-31`);
+    await expect.poll(() => kpi(page, 'Revenue').isVisible()).toBe(true);
+    const overflow = await page.evaluate<number>('document.documentElement.scrollWidth - window.innerWidth');
+    expect(overflow).toBeLessThanOrEqual(0);
+    await page.screenshot({ path: join(SHOTS, 'sales-phone.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('logged no console error on any page', () => {
+    expect(problems.filter((p) => !/401 \(Unauthorized\)|403 \(Forbidden\)/.test(p))).toEqual([]);
+  });
+});
