@@ -163,10 +163,10 @@ export const RejectsQuery = z.object({
     .max(200)
     .optional()
     .describe('only rejects with a reason containing this text (any case)'),
+  // A query string says "true"; the job the api hands the worker carries the boolean.
   newest: z
-    .enum(['true', 'false'])
-    .default('false')
-    .transform((v) => v === 'true')
+    .union([z.boolean(), z.enum(['true', 'false']).transform((v) => v === 'true')])
+    .default(false)
     .describe('newest first (default: oldest first)'),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   offset: z.coerce.number().int().min(0).default(0),

@@ -33,7 +33,7 @@ async function post(body: unknown, key = stack.keys.ingest) {
     headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
     body: JSON.stringify(body),
   });
-  expect(res.status, await res.clone().text()).toBe(200);
+  expect(res.status, await res.clone().text()).toBe(202);
 }
 
 async function summary(query: string) {
