@@ -12,6 +12,7 @@ import {
   type OperatorJobType,
   Problem,
   type QueueName,
+  REPORT_JOBS,
   RecentJobs,
   RecentJobsQuery,
 } from '@datasync/schemas';
@@ -22,6 +23,9 @@ import { type ApiDeps, queueOf } from '../deps.js';
 import { badRequest, notFound, unsupportedMediaType } from '../errors.js';
 import { checkImportFile } from '../ingest/upload.js';
 import { rawBody } from '../validation.js';
+
+/** Jobs the api itself queues to read (the backups list): not operator work, not listed. */
+const READS = new Set<string>(Object.values(REPORT_JOBS));
 
 /** What an operator job's enqueue answers; a file upload may also be too slow (408) or too big (413). */
 export const JOB_ACCEPTED_RESPONSES = {
@@ -140,7 +144,7 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
       schema: {
         summary: 'Recent operator jobs, newest first',
         description:
-          'The latest jobs of the operator queues (sales-sync, user-import, backup, health): waiting, running and finished, with state and progress. Ingest batches and report reads are not listed.',
+          'The latest jobs of the operator queues (sales-sync, user-import, backup, health): waiting, running and finished, with state and progress. Ingest batches, report reads and scheduled future runs (GET /v1/schedules) are not listed.',
         tags: ['jobs'],
         security: [{ bearer: [] }],
         querystring: RecentJobsQuery,
@@ -153,11 +157,12 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
       const found = await Promise.all(
         queues.map(async (queue) => {
           const jobs = await queue.getJobs(
-            ['active', 'waiting', 'delayed', 'prioritized', 'completed', 'failed'],
+            ['active', 'waiting', 'prioritized', 'completed', 'failed'],
             0,
             limit - 1,
           );
-          return jobs.filter(Boolean).map((job) => ({ job, queue }));
+          // Report reads (the backups list) are the api's own; scheduled next runs are the timetable's.
+          return jobs.filter((job) => job && !READS.has(job.name)).map((job) => ({ job, queue }));
         }),
       );
       const newest = found

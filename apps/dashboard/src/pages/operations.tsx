@@ -21,6 +21,9 @@ const progressOf = (job: JobStatus) =>
     ? job.progress
     : ((job.progress as { percent?: number } | null)?.percent ?? null);
 
+/** A bar only where it says something: a running job, or one that reported progress. */
+const showsProgress = (job: JobStatus) => job.state === 'active' || (progressOf(job) ?? 0) > 0;
+
 /** Waits for a job to end (the live events nudge it; a poll every second is the fallback). */
 async function finished(jobId: string, onUpdate: (job: JobStatus) => void): Promise<JobStatus> {
   for (;;) {
@@ -205,7 +208,7 @@ export function OperationsPage() {
                 </td>
                 <td class={`state ${j.state}`}>{j.state}</td>
                 <td class="num">
-                  {progressOf(j) !== null ? (
+                  {showsProgress(j) ? (
                     <progress max={100} value={progressOf(j)!} aria-label={`${j.type} progress`} />
                   ) : (
                     ''

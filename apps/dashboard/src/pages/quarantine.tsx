@@ -55,12 +55,17 @@ export function QuarantinePage({ params }: { params: URLSearchParams }) {
   const [error, setError] = useState<string | null>(null);
   const [open, setOpen] = useState<number | null>(null);
   useEffect(() => {
+    let current = true; // a late answer to an older search is dropped
     api<RejectsPage>(`/v1/rejects${query({ ...filters, limit: PAGE, offset, newest: 'true' })}`)
       .then((p) => {
+        if (!current) return;
         setPage(p);
         setError(null);
       })
-      .catch((e: Error) => setError(e.message));
+      .catch((e: Error) => current && setError(e.message));
+    return () => {
+      current = false;
+    };
   }, [filters, offset, commits]);
   const go = (f: Record<string, string | number>) => {
     location.hash = `#/quarantine${query(f)}`;

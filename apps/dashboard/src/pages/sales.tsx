@@ -121,18 +121,24 @@ export function SalesPage({ params }: { params: URLSearchParams }) {
   const [error, setError] = useState<string | null>(null);
   // Re-read on a filter change, and when a commit lands (at most every 500 ms).
   useEffect(() => {
+    // Only the newest request's answer is shown: a slower, older one arriving late is dropped.
+    let current = true;
     const timer = setTimeout(
       () => {
         api<SalesAnalytics>(`/v1/sales/analytics${query({ ...filters })}`)
           .then((d) => {
+            if (!current) return;
             setData(d);
             setError(null);
           })
-          .catch((e: Error) => setError(e.message));
+          .catch((e: Error) => current && setError(e.message));
       },
       commits === 0 ? 0 : 500,
     );
-    return () => clearTimeout(timer);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
   }, [filters, commits]);
 
   const onSubmit = (event: Event) => {
