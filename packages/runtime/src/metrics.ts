@@ -13,7 +13,7 @@ import {
   type MetricValue,
   Registry,
 } from 'prom-client';
-import { LAST_SUCCESS_KEY } from './schedules.js';
+import { LAST_SUCCESS_KEY, METRICS_KEYS } from './keys.js';
 import {
   clearOutsideHolder,
   type OutsideHolder,
@@ -149,8 +149,8 @@ export function writerObserver(metrics: Metrics, redis?: Redis) {
 
 // ---------------------------------------------------------------- publishing through Redis
 
-const INSTANCES_KEY = 'datasync:metrics:instances';
-const instanceKey = (instance: string) => `datasync:metrics:instance:${instance}`;
+const INSTANCES_KEY = METRICS_KEYS.instances;
+const instanceKey = METRICS_KEYS.instance;
 
 export interface MetricsPublisherOptions {
   redis: Redis;

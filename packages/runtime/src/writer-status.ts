@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { WRITER_STATUS_KEYS } from './keys.js';
 
 /**
  * A process outside the stack (the DuckDB CLI, a BI tool, the old Streamlit dashboard) that holds
@@ -7,11 +8,6 @@ import type { Redis } from 'ioredis';
  * none of them has to wait on the file itself. The record expires on its own when the blocked
  * writer dies, and is deleted when the writer gets the file.
  */
-export const WRITER_STATUS_KEYS = {
-  /** string, JSON OutsideHolder, with a TTL refreshed while the writer is kept out. */
-  outsideHolder: 'datasync:writer:outside-holder',
-} as const;
-
 export interface OutsideHolder {
   /** The holder's PID as DuckDB names it (null when DuckDB could not see it, e.g. another container). */
   pid: number | null;
