@@ -19,7 +19,12 @@ describe('the one lease', () => {
   it('one holder at a time; a holder whose lease was taken over can neither renew nor delete it', async () => {
     const client = await redis();
     const lost: string[] = [];
-    const first = new Lease({ redis: client, key: 'test:lease', leaseMs: 60_000, onLost: (r) => lost.push(r) });
+    const first = new Lease({
+      redis: client,
+      key: 'test:lease',
+      leaseMs: 60_000,
+      onLost: (r) => lost.push(r),
+    });
     const second = new Lease({ redis: client, key: 'test:lease', leaseMs: 60_000 });
     expect(await first.tryAcquire()).toBe(true);
     expect(await second.tryAcquire()).toBe(false);
