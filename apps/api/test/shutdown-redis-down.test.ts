@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { freePort, startLocalRedis } from '@datasync/runtime';
-import { spawnNode, tempDir } from '@datasync/runtime/testing';
+import { freePort, spawnNode, startLocalRedis, tempDir } from '@datasync/testkit';
 import { describe, expect, it } from 'vitest';
 import { INGEST_KEY } from './helpers.js';
 

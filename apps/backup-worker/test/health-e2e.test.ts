@@ -1,19 +1,20 @@
 import { join } from 'node:path';
 import { commitSalesBatches, DatabaseWriter, WriterLock } from '@datasync/db';
-import { freePort, QUEUE_PREFIX } from '@datasync/runtime';
+import { QUEUE_PREFIX } from '@datasync/runtime';
+import { QUEUES } from '@datasync/schemas';
 import {
+  freePort,
   isolatedRedisUrl,
   type SpawnedProcess,
   spawnNode,
   tempDir,
   waitFor,
-} from '@datasync/runtime/testing';
-import { QUEUES } from '@datasync/schemas';
+} from '@datasync/testkit';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startSmtpServer, startWebhookReceiver } from '../../../packages/runtime/test/receivers.js';
 import { onCleanup, quietLogger, runCleanups, salesBatch } from './helpers.js';
+import { startSmtpServer, startWebhookReceiver } from './receivers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const API = join(ROOT, 'apps', 'api', 'dist', 'main.js');

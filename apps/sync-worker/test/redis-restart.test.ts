@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { startLocalRedis } from '@datasync/runtime';
-import { tempDir } from '@datasync/runtime/testing';
+import { startLocalRedis, tempDir } from '@datasync/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeStack, sales, sumOf } from './e2e-helpers.js';
 

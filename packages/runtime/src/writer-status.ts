@@ -1,5 +1,7 @@
+import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import { WRITER_STATUS_KEYS } from './keys.js';
+import type { Metrics } from './metrics.js';
 
 /**
  * A process outside the stack (the DuckDB CLI, a BI tool, the old Streamlit dashboard) that holds
@@ -58,4 +60,25 @@ export function describeOutsideHolder(holder: OutsideHolder, now = Date.now()): 
     `(fuser -v ${holder.path} or lsof ${holder.path} finds it); never open the live file, ` +
     'read through the api or a copy (docs/operations.md)'
   );
+}
+
+/**
+ * `DatabaseWriter`'s observer: lock wait and hold times into the histograms; with `redis`, a
+ * process outside the stack that keeps the writer from the file is published for the health
+ * check, /metrics and the alert (writer-status.ts). The writer repeats it about every second.
+ */
+export function writerObserver(metrics: Metrics, redis?: Redis) {
+  const labels = { process: metrics.processName };
+  const blocked = `${metrics.processName}:${hostname()}:${process.pid}`;
+  return {
+    lockWaited: (ms: number) => metrics.lockWait.observe(labels, ms / 1000),
+    lockHeld: (ms: number) => metrics.lockHold.observe(labels, ms / 1000),
+    outsideHolder: (holder: Omit<OutsideHolder, 'blocked'> | null) => {
+      if (!redis) return;
+      const write = holder
+        ? publishOutsideHolder(redis, { ...holder, blocked }, 5_000)
+        : clearOutsideHolder(redis);
+      void write.catch(() => undefined);
+    },
+  };
 }

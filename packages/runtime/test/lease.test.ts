@@ -1,8 +1,8 @@
 import { readdirSync } from 'node:fs';
+import { isolatedRedisUrl } from '@datasync/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { Lease } from '../src/index.js';
-import { isolatedRedisUrl } from '../src/testing/index.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

@@ -1,12 +1,16 @@
+import {
+  Leadership,
+  type Metrics,
+  MONITOR_KEYS,
+  newestEventId,
+  QUEUE_PREFIX,
+  readJobSummary,
+  recordLastSuccess,
+} from '@datasync/runtime';
 import { INGEST_JOB, QUEUES, type QueueName, REPORT_JOBS } from '@datasync/schemas';
 import { type Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { newestEventId, readJobSummary } from '../bullmq-internals.js';
-import { MONITOR_KEYS, QUEUE_PREFIX } from '../keys.js';
-import { Leadership } from '../leadership.js';
-import type { Metrics } from '../metrics.js';
-import { recordLastSuccess } from '../schedules.js';
 import type { Alerter } from './alerter.js';
 import { OutsideHolderWatch } from './outside-holder.js';
 import { alertForCompletedJob, alertForFailedJob, type FinishedJob } from './triggers.js';

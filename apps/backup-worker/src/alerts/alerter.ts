@@ -1,7 +1,6 @@
+import { ALERT_KEYS, type Metrics } from '@datasync/runtime';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { ALERT_KEYS } from '../keys.js';
-import type { Metrics } from '../metrics.js';
 import type { Alert, AlertChannel, AlertKind } from './channels.js';
 
 export interface AlerterOptions {
