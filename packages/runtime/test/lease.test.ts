@@ -58,6 +58,9 @@ describe('the one lease', () => {
   it('the build ships every Lua script beside the code that loads it', () => {
     const source = readdirSync(new URL('../src/lua', import.meta.url)).sort();
     const built = readdirSync(new URL('../dist/lua', import.meta.url)).sort();
+    expect(readdirSync(new URL('../dist/lua/includes', import.meta.url))).toEqual(
+      readdirSync(new URL('../src/lua/includes', import.meta.url)),
+    );
     expect(source.length).toBeGreaterThan(0);
     expect(built).toEqual(source);
   });

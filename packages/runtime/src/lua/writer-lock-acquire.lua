@@ -2,12 +2,8 @@
 -- anyone when the line is empty) takes a free lease. Each acquire gets the next epoch.
 -- KEYS: lease, order zset, heartbeat zset, epoch; ARGV: token, leaseMs, now, waiterTtlMs.
 -- Returns the epoch (> 0) when acquired, else 0.
-local stale = tonumber(ARGV[3]) - tonumber(ARGV[4])
-local dead = redis.call('ZRANGEBYSCORE', KEYS[3], '-inf', stale)
-for _, member in ipairs(dead) do
-  redis.call('ZREM', KEYS[2], member)
-  redis.call('ZREM', KEYS[3], member)
-end
+-- @include drop-dead-waiters
+dropDeadWaiters(KEYS[2], KEYS[3], ARGV[3], ARGV[4])
 if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
 local first = redis.call('ZRANGE', KEYS[2], 0, 0)[1]
 if first and first ~= ARGV[1] then return 0 end
