@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { commitSalesBatches, DatabaseWriter, WriterLock } from '@datasync/db';
-import { QUEUE_PREFIX } from '@datasync/runtime';
+import { LAST_SUCCESS_KEY, QUEUE_PREFIX } from '@datasync/runtime';
 import { QUEUES } from '@datasync/schemas';
 import {
   freePort,
@@ -129,7 +129,7 @@ describe('datasync health-check against the running stack', () => {
     onCleanup(() => syncWorker.close());
     onCleanup(() => syncQueue.close());
     await syncQueue.add('sales-sync', { source: 'api', days: 1 });
-    await waitFor(async () => (await redis.hget('datasync:ops:last-success', 'sales-sync')) !== null, {
+    await waitFor(async () => (await redis.hget(LAST_SUCCESS_KEY, 'sales-sync')) !== null, {
       what: 'the monitor to record the sync',
     });
     expect((await datasync('backup')).code).toBe(0);

@@ -1,5 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { QUEUE_PREFIX } from './keys.js';
 
 /**
  * Every read of BullMQ's own Redis layout, in one place, for the few things its public API does
@@ -26,19 +27,18 @@ export interface JobSummary {
   data: string | null;
 }
 
-/** A finished job's name and attempts (and data if `withData`), without reading the rest of its hash. */
+/**
+ * A finished job's name and attempts (and data if `withData`), without reading the rest of its
+ * hash. The queue, or only its name when this process has no Queue object for it.
+ */
 export async function readJobSummary(
   redis: Redis,
-  queue: Pick<Queue, 'toKey'>,
+  queue: Pick<Queue, 'toKey'> | string,
   jobId: string,
   options: { withData: boolean },
 ): Promise<JobSummary> {
-  const [name, atm, data] = await redis.hmget(
-    queue.toKey(jobId),
-    'name',
-    'atm',
-    options.withData ? 'data' : 'name',
-  );
+  const key = typeof queue === 'string' ? `${QUEUE_PREFIX}:${queue}:${jobId}` : queue.toKey(jobId);
+  const [name, atm, data] = await redis.hmget(key, 'name', 'atm', options.withData ? 'data' : 'name');
   return {
     name: name ?? null,
     attemptsMade: Number(atm ?? 0),

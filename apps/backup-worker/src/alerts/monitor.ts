@@ -232,9 +232,7 @@ export class OperationsMonitor {
     if (event.queue === QUEUES.ingest && event.outcome === 'completed') {
       return { ...event, name: INGEST_JOB, attemptsMade: 0, data: null };
     }
-    const queue = this.options.queues.get(event.queue) ?? {
-      toKey: (type: string) => `${QUEUE_PREFIX}:${event.queue}:${type}`,
-    };
+    const queue = this.options.queues.get(event.queue) ?? event.queue;
     const wantData = event.queue === QUEUES.salesSync;
     const { name, attemptsMade, data } = await readJobSummary(this.options.connection, queue, event.jobId, {
       withData: wantData,
