@@ -51,6 +51,8 @@ export class OperationsMonitor {
   private activeAt = new Map<string, number>();
   private missedSeen = new Set<string>();
   private leading = false;
+  /** Leading and reading every queue's events from a fixed id, so no later event is missed. */
+  private watching = false;
   private closed = false;
   private holderWatch: OutsideHolderWatch;
 
@@ -67,8 +69,9 @@ export class OperationsMonitor {
     });
   }
 
+  /** True once this monitor leads and watches every queue's events (not while it is still setting up). */
   get isLeader(): boolean {
-    return this.leading;
+    return this.watching;
   }
 
   start(): this {
@@ -145,12 +148,14 @@ export class OperationsMonitor {
     this.watchTimer = setInterval(() => void this.checkScheduleWindows(), interval);
     this.watchTimer.unref();
     this.holderWatch.start();
+    this.watching = true;
     logger.info({ queues: [...queues.keys()] }, 'operations monitor leads: watching jobs and the timetable');
   }
 
   private async stopLeading(): Promise<void> {
     if (!this.leading) return;
     this.leading = false;
+    this.watching = false;
     if (this.watchTimer) clearInterval(this.watchTimer);
     if (this.cursorTimer) clearInterval(this.cursorTimer);
     this.holderWatch.stop();
