@@ -15,6 +15,8 @@ export interface LeadershipOptions {
   onStandby: () => Promise<void> | void;
   /** How often a standby looks for a free lease; default a tenth of the lease (at least 100 ms). */
   pollMs?: number;
+  /** What the leader does, for its log line `leading: <duty>`; default "taking jobs". */
+  duty?: string;
 }
 
 /**
@@ -74,7 +76,7 @@ export class Leadership {
       const won = await this.lease.tryAcquire(this.token);
       if (won && !this.closed) {
         this.leading = true;
-        logger.info({ key }, 'leading: taking jobs');
+        logger.info({ key }, `leading: ${this.options.duty ?? 'taking jobs'}`);
         await this.options.onLead();
       }
     } catch (error) {

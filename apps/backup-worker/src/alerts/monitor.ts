@@ -64,6 +64,7 @@ export class OperationsMonitor {
       key: MONITOR_KEYS.leader,
       leaseMs: options.leaseMs ?? 15_000,
       logger: logger.child({ component: 'operations-monitor' }),
+      duty: 'watching job events',
       onLead: () => (this.closed ? undefined : this.startLeading()),
       onStandby: () => this.stopLeading(),
     });
