@@ -6,13 +6,13 @@ const root = dirname(fileURLToPath(import.meta.url));
 
 /**
  * One test setup for every package: a real redis-server started for the run (see
- * packages/runtime/src/testing/global-setup.ts), forks so DuckDB's native handles stay apart,
+ * tests/testkit/src/global-setup.ts), forks so DuckDB's native handles stay apart,
  * and timeouts that leave room for process kill-and-restart tests on a 2-core machine.
  */
 export function packageTestConfig(options: { fileParallelism?: boolean } = {}) {
   return defineConfig({
     test: {
-      globalSetup: [join(root, 'packages/runtime/dist/testing/global-setup.js')],
+      globalSetup: [join(root, 'tests/testkit/dist/global-setup.js')],
       include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
       pool: 'forks',
       fileParallelism: options.fileParallelism ?? true,

@@ -38,7 +38,8 @@ if (!env.LOG_FORMAT?.trim() || env.LOG_FORMAT.trim() === 'auto') {
   env.LOG_FORMAT = process.stdout.isTTY && !env.CI ? 'pretty' : 'json';
 }
 
-const { startLocalRedis } = await import(join(ROOT, 'packages/runtime/dist/index.js'));
+// The test kit's redis-server starter (dev-only package, built with the rest above).
+const { startLocalRedis } = await import(join(ROOT, 'tests/testkit/dist/local-redis.js'));
 
 function answers(url) {
   return new Promise((resolve) => {

@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { QUEUE_PREFIX, startLocalRedis, waitForRedis } from '@datasync/runtime';
-import { tempDir } from '@datasync/runtime/testing';
+import { QUEUE_PREFIX, waitForRedis } from '@datasync/runtime';
 import { parseEnvConfig, QUEUES } from '@datasync/schemas';
+import { startLocalRedis, tempDir } from '@datasync/testkit';
 import { QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';

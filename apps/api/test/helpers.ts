@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { waitForRedis } from '@datasync/runtime';
-import { isolatedRedisUrl, tempDir, testSale } from '@datasync/runtime/testing';
 import { parseEnvConfig } from '@datasync/schemas';
+import { isolatedRedisUrl, tempDir, testSale } from '@datasync/testkit';
 import { inject } from 'vitest';
 import { buildApp, createApiDeps, loadApiKeys } from '../src/index.js';
 

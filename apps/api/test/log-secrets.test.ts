@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort } from '@datasync/runtime';
-import { isolatedRedisUrl, spawnNode, tempDir } from '@datasync/runtime/testing';
+import { freePort, isolatedRedisUrl, spawnNode, tempDir } from '@datasync/testkit';
 import { describe, expect, inject, it } from 'vitest';
 import { sales } from './helpers.js';
 

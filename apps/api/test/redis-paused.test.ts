@@ -1,8 +1,8 @@
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { startLocalRedis, waitForRedis } from '@datasync/runtime';
-import { tempDir } from '@datasync/runtime/testing';
+import { waitForRedis } from '@datasync/runtime';
 import { parseEnvConfig, QUEUES } from '@datasync/schemas';
+import { startLocalRedis, tempDir } from '@datasync/testkit';
 import { describe, expect, it } from 'vitest';
 import { buildApp, createApiDeps, loadApiKeys } from '../src/index.js';
 import { IdempotencyStore } from '../src/ingest/idempotency.js';

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { freePort, startLocalRedis } from '@datasync/runtime';
-import { spawnNode, tempDir } from '@datasync/runtime/testing';
+import { freePort, spawnNode, startLocalRedis, tempDir } from '@datasync/testkit';
 import { describe, expect, it } from 'vitest';
 import { INGEST_KEY } from './helpers.js';
 

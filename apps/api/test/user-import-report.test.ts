@@ -1,7 +1,7 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { QUEUE_PREFIX } from '@datasync/runtime';
-import { waitFor } from '@datasync/runtime/testing';
 import { QUEUES, type UserImportResult } from '@datasync/schemas';
+import { waitFor } from '@datasync/testkit';
 import { type Job, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

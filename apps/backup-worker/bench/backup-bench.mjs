@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { commitSalesBatches, DatabaseWriter, salesTotals, WriterLock } from '@datasync/db';
-import { startLocalRedis } from '@datasync/runtime';
+import { startLocalRedis } from '@datasync/testkit';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import S3rver from 's3rver';

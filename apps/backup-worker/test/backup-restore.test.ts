@@ -2,7 +2,7 @@ import { existsSync, readdirSync, readFileSync, truncateSync, writeFileSync } fr
 import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { inspectDatabaseFile, SCHEMA_VERSION } from '@datasync/db';
-import { spawnNode } from '@datasync/runtime/testing';
+import { spawnNode } from '@datasync/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listBackups } from '../src/backup/catalog.js';
 import { createBackup } from '../src/backup/create-backup.js';

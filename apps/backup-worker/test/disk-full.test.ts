@@ -5,12 +5,12 @@ import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { commitSalesBatches, DatabaseWriter, WriterLock } from '@datasync/db';
 import { createQueue, createQueueEvents } from '@datasync/runtime';
-import { isolatedRedisUrl, spawnNode, tempDir, waitFor } from '@datasync/runtime/testing';
 import { BACKUP_JOBS, type ListBackupsResult, QUEUES } from '@datasync/schemas';
+import { isolatedRedisUrl, spawnNode, tempDir, waitFor } from '@datasync/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { startWebhookReceiver } from '../../../packages/runtime/test/receivers.js';
 import { onCleanup, quietLogger, runCleanups, salesBatch } from './helpers.js';
+import { startWebhookReceiver } from './receivers.js';
 
 const MAIN = join(import.meta.dirname, '..', 'dist', 'main.js');
 

@@ -1,20 +1,21 @@
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { commitSalesBatches, DatabaseWriter, WriterLock } from '@datasync/db';
-import { freePort, QUEUE_PREFIX } from '@datasync/runtime';
+import { LAST_SUCCESS_KEY, QUEUE_PREFIX } from '@datasync/runtime';
+import { QUEUES } from '@datasync/schemas';
 import {
+  freePort,
   isolatedRedisUrl,
   type SpawnedProcess,
   spawnNode,
   tempDir,
   waitFor,
-} from '@datasync/runtime/testing';
-import { QUEUES } from '@datasync/schemas';
+} from '@datasync/testkit';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { startSmtpServer, startWebhookReceiver } from '../../../packages/runtime/test/receivers.js';
 import { onCleanup, quietLogger, runCleanups, salesBatch } from './helpers.js';
+import { startSmtpServer, startWebhookReceiver } from './receivers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const API = join(ROOT, 'apps', 'api', 'dist', 'main.js');
@@ -129,7 +130,7 @@ describe('datasync health-check against the running stack', () => {
     onCleanup(() => syncWorker.close());
     onCleanup(() => syncQueue.close());
     await syncQueue.add('sales-sync', { source: 'api', days: 1 });
-    await waitFor(async () => (await redis.hget('datasync:ops:last-success', 'sales-sync')) !== null, {
+    await waitFor(async () => (await redis.hget(LAST_SUCCESS_KEY, 'sales-sync')) !== null, {
       what: 'the monitor to record the sync',
     });
     expect((await datasync('backup')).code).toBe(0);

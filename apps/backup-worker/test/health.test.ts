@@ -3,21 +3,21 @@ import { dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { commitSalesBatches, DatabaseWriter, WriterLock } from '@datasync/db';
 import {
-  type Alert,
-  Alerter,
   createAllQueues,
   LAST_SUCCESS_KEY,
   Metrics,
-  OperationsMonitor,
   QUEUE_PREFIX,
   readOutsideHolder,
   writerObserver,
 } from '@datasync/runtime';
-import { isolatedRedisUrl, spawnNode, tempDir, waitFor } from '@datasync/runtime/testing';
 import { type HealthCheckResult, parseEnvConfig, QUEUES } from '@datasync/schemas';
+import { isolatedRedisUrl, spawnNode, tempDir, waitFor } from '@datasync/testkit';
 import { Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
+import { Alerter } from '../src/alerts/alerter.js';
+import type { Alert } from '../src/alerts/channels.js';
+import { OperationsMonitor } from '../src/alerts/monitor.js';
 import type { HealthDeps } from '../src/health/checks.js';
 import { runHealthCheck } from '../src/health/health-check.js';
 import { AnalyticsSnapshot } from '../src/snapshot/analytics-snapshot.js';

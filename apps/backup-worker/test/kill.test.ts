@@ -1,6 +1,6 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { spawnNode } from '@datasync/runtime/testing';
+import { spawnNode } from '@datasync/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listBackups } from '../src/backup/catalog.js';
 import type { BackupStage } from '../src/backup/context.js';

@@ -1,7 +1,8 @@
 import { join } from 'node:path';
 import { DatabaseWriter, salesTotals, WriterLock } from '@datasync/db';
-import { freePort } from '@datasync/runtime';
+import type { BatchReceipt, JobStatus, RestoreJobResult } from '@datasync/schemas';
 import {
+  freePort,
   isolatedRedisUrl,
   type SpawnedProcess,
   spawnNode,
@@ -9,8 +10,7 @@ import {
   tempDir,
   testSale,
   waitFor,
-} from '@datasync/runtime/testing';
-import type { BatchReceipt, JobStatus, RestoreJobResult } from '@datasync/schemas';
+} from '@datasync/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { onCleanup, quietLogger, runCleanups } from './helpers.js';

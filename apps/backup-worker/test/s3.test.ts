@@ -1,6 +1,6 @@
 import { existsSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { HeadObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
-import { freePort } from '@datasync/runtime';
+import { freePort } from '@datasync/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listBackups } from '../src/backup/catalog.js';
 import { createBackup } from '../src/backup/create-backup.js';

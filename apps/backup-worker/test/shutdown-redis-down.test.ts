@@ -1,7 +1,7 @@
 import { join } from 'node:path';
-import { createQueue, createQueueEvents, startLocalRedis } from '@datasync/runtime';
-import { spawnNode, tempDir } from '@datasync/runtime/testing';
+import { createQueue, createQueueEvents } from '@datasync/runtime';
 import { BACKUP_JOBS, type BackupJobResult, QUEUES } from '@datasync/schemas';
+import { spawnNode, startLocalRedis, tempDir } from '@datasync/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { onCleanup, runCleanups } from './helpers.js';

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { DatabaseWriter, WriterLock } from '@datasync/db';
 import { createQueue, createQueueEvents } from '@datasync/runtime';
-import { isolatedRedisUrl, spawnNode, tempDir } from '@datasync/runtime/testing';
 import {
   BACKUP_JOBS,
   type BackupJobResult,
@@ -10,6 +9,7 @@ import {
   type RestoreJobResult,
   type VerifyBackupJobResult,
 } from '@datasync/schemas';
+import { isolatedRedisUrl, spawnNode, tempDir } from '@datasync/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { BUCKET, ingest, onCleanup, quietLogger, runCleanups, salesRows, startS3 } from './helpers.js';

@@ -1,6 +1,17 @@
 import { catchUpJobId, readScheduleRecords } from '@datasync/runtime';
-import type { ReconcileDeps } from './reconcile.js';
+import type { QueueName } from '@datasync/schemas';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
 import { type ConfiguredSchedule, previousDueTime } from './timetable.js';
+
+export interface CatchUpDeps {
+  redis: Redis;
+  /** Every queue: a job scheduler on any of them that the timetable does not name is removed. */
+  queues: Map<QueueName, Queue>;
+  logger: Logger;
+  now?: () => number;
+}
 
 /**
  * On start: a schedule whose newest due time passed without a run gets one run now, not one per
@@ -14,7 +25,7 @@ import { type ConfiguredSchedule, previousDueTime } from './timetable.js';
  */
 export async function catchUpMissedRuns(
   schedules: readonly ConfiguredSchedule[],
-  deps: ReconcileDeps,
+  deps: CatchUpDeps,
 ): Promise<string[]> {
   const now = (deps.now ?? Date.now)();
   const records = await readScheduleRecords(deps.redis);

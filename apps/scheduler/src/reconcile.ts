@@ -1,19 +1,9 @@
-import { randomUUID } from 'node:crypto';
-import { setTimeout as delay } from 'node:timers/promises';
-import { SCHEDULE_KEYS } from '@datasync/runtime';
-import type { QueueName } from '@datasync/schemas';
-import type { JobSchedulerJson, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
-import type { Logger } from 'pino';
-import { catchUpMissedRuns } from './catch-up.js';
+import { Lease, SCHEDULE_KEYS } from '@datasync/runtime';
+import type { JobSchedulerJson } from 'bullmq';
+import { type CatchUpDeps, catchUpMissedRuns } from './catch-up.js';
 import type { ConfiguredSchedule } from './timetable.js';
 
-export interface ReconcileDeps {
-  redis: Redis;
-  /** Every queue: a job scheduler on any of them that the timetable does not name is removed. */
-  queues: Map<QueueName, Queue>;
-  logger: Logger;
-  now?: () => number;
+export interface ReconcileDeps extends CatchUpDeps {
   /** How long to wait for another replica's reconcile to finish before giving up. */
   lockWaitMs?: number;
 }
@@ -34,14 +24,12 @@ export class ReconcileBusyError extends Error {
 
 // A reconcile takes milliseconds; a replica killed mid-way holds its successor back this long at most.
 const LOCK_TTL_MS = 10_000;
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
 
 /**
  * Makes the job schedulers in Redis exactly the configured timetable. A scheduler whose cron,
  * zone, job and data are already as configured is left untouched (upserting it would replace a
  * pending run that is overdue because no worker was up); a changed one is upserted under its
- * stable id; one the timetable does not name, or names `off`, is removed. A short Redis lock makes
+ * stable id; one the timetable does not name, or names `off`, is removed. A short lease makes
  * replicas take turns, since concurrent upserts at boot have duplicated schedulers (bullmq 2876,
  * 3381, 3085).
  */
@@ -50,13 +38,15 @@ export async function reconcileTimetable(
   deps: ReconcileDeps,
   options: { catchUp: boolean },
 ): Promise<ReconcileReport> {
-  const token = await acquireLock(deps);
+  const lock = new Lease({ redis: deps.redis, key: SCHEDULE_KEYS.reconcileLock, leaseMs: LOCK_TTL_MS });
+  if (!(await lock.acquire({ waitMs: deps.lockWaitMs ?? 60_000, pollMs: 100 })))
+    throw new ReconcileBusyError('another scheduler replica has been reconciling for too long');
   try {
     const report = await applyTimetable(schedules, deps);
     if (options.catchUp) report.caughtUp = await catchUpMissedRuns(schedules, deps);
     return report;
   } finally {
-    await deps.redis.eval(RELEASE, 1, SCHEDULE_KEYS.reconcileLock, token).catch(() => undefined);
+    await lock.release();
   }
 }
 
@@ -128,16 +118,4 @@ function stableJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(stableJson).join(',')}]`;
   const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : 1));
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${stableJson(v)}`).join(',')}}`;
-}
-
-async function acquireLock(deps: ReconcileDeps): Promise<string> {
-  const token = randomUUID();
-  const deadline = Date.now() + (deps.lockWaitMs ?? 60_000);
-  for (;;) {
-    const won = await deps.redis.set(SCHEDULE_KEYS.reconcileLock, token, 'PX', LOCK_TTL_MS, 'NX');
-    if (won === 'OK') return token;
-    if (Date.now() > deadline)
-      throw new ReconcileBusyError('another scheduler replica has been reconciling for too long');
-    await delay(100);
-  }
 }

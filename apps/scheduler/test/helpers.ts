@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { createAllQueues } from '@datasync/runtime';
-import { isolatedRedisUrl, spawnNode } from '@datasync/runtime/testing';
 import { ALL_QUEUES, type QueueName } from '@datasync/schemas';
+import { isolatedRedisUrl, spawnNode } from '@datasync/testkit';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { startLocalRedis } from '@datasync/runtime';
-import { spawnNode, tempDir } from '@datasync/runtime/testing';
+import { spawnNode, startLocalRedis, tempDir } from '@datasync/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runCleanups } from './helpers.js';
 

@@ -27,7 +27,7 @@ import {
   saleFastSql,
   WriterLock,
 } from '@datasync/db';
-import { startLocalRedis } from '@datasync/runtime';
+import { startLocalRedis } from '@datasync/testkit';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';

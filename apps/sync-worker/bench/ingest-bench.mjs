@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MIGRATIONS } from '@datasync/db';
-import { freePort, startLocalRedis } from '@datasync/runtime';
+import { freePort, startLocalRedis } from '@datasync/testkit';
 import { DuckDBInstance } from '@duckdb/node-api';
 
 const here = dirname(fileURLToPath(import.meta.url));

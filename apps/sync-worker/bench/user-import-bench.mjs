@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DatabaseWriter, listUsers, WriterLock } from '@datasync/db';
-import { startLocalRedis } from '@datasync/runtime';
+import { startLocalRedis } from '@datasync/testkit';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { importUsers } from '../dist/user-import/import-users.js';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DatabaseWriter, listRejects, WriterLock } from '@datasync/db';
-import { tempDir } from '@datasync/runtime/testing';
+import { tempDir } from '@datasync/testkit';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, inject } from 'vitest';

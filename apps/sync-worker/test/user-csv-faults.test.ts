@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '@datasync/runtime/testing';
+import { tempDir } from '@datasync/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InvalidUserFileError, parseUserFile } from '../src/user-import/user-csv.js';
 

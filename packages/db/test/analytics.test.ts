@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { tempDir } from '@datasync/runtime/testing';
 import { SalesAnalyticsQuery } from '@datasync/schemas';
+import { tempDir } from '@datasync/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { averageOrder, commitSalesBatches, salesAnalytics, salesSummary } from '../src/index.js';
 import { makeBatch, makeSale, makeWriter } from './helpers.js';

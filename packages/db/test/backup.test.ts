@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '@datasync/runtime/testing';
+import { tempDir } from '@datasync/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   commitSalesBatches,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { spawnNode, tempDir } from '@datasync/runtime/testing';
+import { spawnNode, tempDir } from '@datasync/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeWriter } from './helpers.js';
 

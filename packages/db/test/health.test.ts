@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
-import { tempDir } from '@datasync/runtime/testing';
+import { tempDir } from '@datasync/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   commitSalesBatches,

@@ -1,4 +1,4 @@
-import { testSale } from '@datasync/runtime/testing';
+import { testSale } from '@datasync/testkit';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { inject } from 'vitest';

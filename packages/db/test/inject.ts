@@ -1,4 +1,4 @@
-import '@datasync/runtime/testing';
+import '@datasync/testkit';
 import { inject } from 'vitest';
 
 export const redisUrl = inject('redisUrl');

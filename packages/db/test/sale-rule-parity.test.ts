@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempDir } from '@datasync/runtime/testing';
 import { latestSaleDate, SALE_LIMITS, validateSales } from '@datasync/schemas';
+import { tempDir } from '@datasync/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type CsvLayout, importCsvChunk } from '../src/index.js';
 import { SALE_FIELDS } from '../src/sale-rules-sql.js';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { spawnNode, tempDir, waitFor } from '@datasync/runtime/testing';
+import { spawnNode, tempDir, waitFor } from '@datasync/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { commitSalesBatches, DatabaseWriter, salesTotals, WriterLock } from '../src/index.js';

@@ -1,19 +1,7 @@
-import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import type { Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-
-/** Leases of process roles where one replica works and the others stand by. */
-export const LEADER_KEYS = {
-  /** string: the sync-worker that takes DuckDB work; the others stand by (docs/operations.md, Scaling). */
-  syncWorker: 'datasync:leader:sync-worker',
-} as const;
-
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`;
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
+import { Lease, newLeaseToken } from './lease.js';
 
 export interface LeadershipOptions {
   redis: Redis;
@@ -27,18 +15,22 @@ export interface LeadershipOptions {
   onStandby: () => Promise<void> | void;
   /** How often a standby looks for a free lease; default a tenth of the lease (at least 100 ms). */
   pollMs?: number;
+  /** What the leader does, for its log line `leading: <duty>`; default "taking jobs". */
+  duty?: string;
 }
 
 /**
- * One replica of a role leads, the others stand by: a lease in Redis (SET NX PX with a random
- * token, renewed every third of the lease, released by compare-and-delete). Two sync-workers that
+ * One replica of a role leads, the others stand by: a `Lease` (lease.ts) taken by whoever finds
+ * it free, renewed every third of the lease, given up on close. The sync-worker's lead and the
+ * backup-worker's operations monitor (keys in keys.ts, LEADER_KEYS). Two sync-workers that
  * both took ingest jobs would hand the DuckDB file to each other between transactions (close,
  * checkpoint, reopen each time); with a leader, the standby takes no work until the leader is
  * gone, and then takes over within the lease. Safety never rests on this lease: the writer lock
  * and the ingest ledger still stop a second writer and a double commit.
  */
 export class Leadership {
-  readonly token = `${hostname()}:${process.pid}:${randomUUID()}`;
+  readonly token = newLeaseToken();
+  private readonly lease: Lease;
   private timer: NodeJS.Timeout | null = null;
   private leading = false;
   private closed = false;
@@ -47,6 +39,7 @@ export class Leadership {
 
   constructor(private readonly options: LeadershipOptions) {
     this.pollMs = Math.max(100, options.pollMs ?? Math.floor(options.leaseMs / 10));
+    this.lease = new Lease({ redis: options.redis, key: options.key, leaseMs: options.leaseMs });
   }
 
   get isLeader(): boolean {
@@ -70,21 +63,20 @@ export class Leadership {
   }
 
   private async tick(): Promise<void> {
-    const { redis, key, leaseMs, logger } = this.options;
+    const { key, logger } = this.options;
     try {
       if (this.leading) {
-        const renewed = await redis.eval(RENEW, 1, key, this.token, leaseMs);
-        if (renewed !== 1) {
+        if (!(await this.lease.renew())) {
           this.leading = false;
           logger.warn({ key }, 'lost the lead (lease expired or taken over): standing by');
           await this.options.onStandby();
         }
         return;
       }
-      const won = await redis.set(key, this.token, 'PX', leaseMs, 'NX');
-      if (won === 'OK' && !this.closed) {
+      const won = await this.lease.tryAcquire(this.token);
+      if (won && !this.closed) {
         this.leading = true;
-        logger.info({ key }, 'leading: taking jobs');
+        logger.info({ key }, `leading: ${this.options.duty ?? 'taking jobs'}`);
         await this.options.onLead();
       }
     } catch (error) {
@@ -101,7 +93,7 @@ export class Leadership {
     this.timer = null;
     await this.ticking.catch(() => undefined);
     this.leading = false;
-    await this.options.redis.eval(RELEASE, 1, this.options.key, this.token).catch(() => undefined);
+    await this.lease.release();
   }
 }
 

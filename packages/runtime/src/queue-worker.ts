@@ -2,8 +2,8 @@ import type { EnvConfig, QueueName } from '@datasync/schemas';
 import { type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { QUEUE_PREFIX } from './keys.js';
 import type { Metrics } from './metrics.js';
-import { QUEUE_PREFIX } from './queues.js';
 import { beginScheduledRun } from './schedules.js';
 
 export type JobProcessor = (job: Job) => Promise<unknown>;

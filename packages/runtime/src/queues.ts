@@ -1,8 +1,6 @@
 import { ALL_QUEUES, type EnvConfig, type QueueName } from '@datasync/schemas';
 import { type ConnectionOptions, type DefaultJobOptions, Queue, QueueEvents } from 'bullmq';
-
-/** Where every queue lives in Redis; one prefix so several stacks can share a Redis. */
-export const QUEUE_PREFIX = 'datasync';
+import { QUEUE_PREFIX } from './keys.js';
 
 /**
  * Retries with exponential backoff; finished jobs kept long enough to be asked about

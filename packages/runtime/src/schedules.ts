@@ -2,28 +2,16 @@ import type { SkippedRun } from '@datasync/schemas';
 import type { Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { jobLockKeyParts } from './bullmq-internals.js';
+import { LAST_SUCCESS_KEY, SCHEDULE_KEYS } from './keys.js';
 import type { Metrics } from './metrics.js';
+import { runScript } from './scripts.js';
 
 /**
  * Scheduled runs: which schedule a job belongs to, the record of each schedule's last run (read by
  * the scheduler's catch-up and by `GET /v1/schedules`), and the overlap guard every worker calls
- * at the top of a job. Keys live beside the queues under the same `datasync:` prefix.
+ * at the top of a job. Keys: keys.ts (SCHEDULE_KEYS).
  */
-export const SCHEDULE_KEYS = {
-  /** hash: schedule id -> JSON {jobId, startedAt} of the newest run that started. */
-  lastRun: 'datasync:schedules:last-run',
-  /** hash: schedule id -> runs skipped because the previous run was still active. */
-  skips: 'datasync:schedules:skips',
-  /** list, newest first: JSON of the last 100 skips. */
-  skipLog: 'datasync:schedules:skip-log',
-  /** hash: schedule id -> ms when its current definition was written (catch-up starts there). */
-  since: 'datasync:schedules:since',
-  /** string: the scheduler replica reconciling right now. */
-  reconcileLock: 'datasync:schedules:reconcile-lock',
-  /** string per schedule: the job id of the run that last went through the guard. */
-  claim: (scheduleId: string) => `datasync:schedules:claim:${scheduleId}`,
-} as const;
-
 export interface LastRun {
   jobId: string;
   startedAt: string;
@@ -40,19 +28,6 @@ export function scheduleIdOfJob(job: Pick<Job, 'id' | 'repeatJobKey'>): string |
   const match = /^catchup-(.+)-(\d+)$/.exec(job.id ?? '');
   return match ? (match[1] as string) : null;
 }
-
-// Claims the schedule for this job unless the job holding the claim is still being processed:
-// BullMQ keeps `<queue>:<jobId>:lock` while a worker runs a job and drops it when it finishes, so
-// a claim left by a finished or dead run never blocks. The holder's lock key is only known here,
-// hence built in the script (single-node Redis, which BullMQ needs anyway).
-const CLAIM = `
-local holder = redis.call('GET', KEYS[1])
-if holder and holder ~= ARGV[1] and redis.call('EXISTS', ARGV[2] .. holder .. ':lock') == 1 then
-  return holder
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-return false
-`;
 
 const CLAIM_TTL_MS = 30 * 86_400_000;
 
@@ -72,13 +47,14 @@ export async function beginScheduledRun(job: Job, options: ScheduledRunOptions):
   const schedule = scheduleIdOfJob(job);
   if (!schedule || !job.id) return null;
   const { redis } = options;
-  const holder = (await redis.eval(
-    CLAIM,
-    1,
-    SCHEDULE_KEYS.claim(schedule),
-    job.id,
-    `${job.queueQualifiedName}:`,
-    CLAIM_TTL_MS,
+  // Claims the schedule unless the job holding the claim still runs (its BullMQ lock exists), so a
+  // claim left by a finished or dead run never blocks (lua/schedule-claim.lua).
+  const lock = jobLockKeyParts(job);
+  const holder = (await runScript(
+    redis,
+    'schedule-claim',
+    [SCHEDULE_KEYS.claim(schedule)],
+    [job.id, lock.prefix, CLAIM_TTL_MS, lock.suffix],
   )) as string | null;
   const now = new Date().toISOString();
   if (holder) {
@@ -129,18 +105,9 @@ export async function readScheduleRecords(redis: Redis): Promise<ScheduleRecords
 
 // ---------------------------------------------------------------- last successful runs
 
-/** hash: job name -> ms of its newest successful finish (sales-sync, backup, health-check, ...). */
-export const LAST_SUCCESS_KEY = 'datasync:ops:last-success';
-
-const SET_IF_NEWER = `
-local current = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-if tonumber(ARGV[2]) > current then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) return 1 end
-return 0
-`;
-
 /** Records a successful finish; an older time never replaces a newer one. */
 export async function recordLastSuccess(redis: Redis, jobName: string, atMs: number): Promise<void> {
-  await redis.eval(SET_IF_NEWER, 1, LAST_SUCCESS_KEY, jobName, Math.round(atMs));
+  await runScript(redis, 'hash-set-if-newer', [LAST_SUCCESS_KEY], [jobName, Math.round(atMs)]);
 }
 
 export async function readLastSuccess(redis: Redis): Promise<Map<string, number>> {

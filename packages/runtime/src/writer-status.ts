@@ -1,4 +1,7 @@
+import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
+import { WRITER_STATUS_KEYS } from './keys.js';
+import type { Metrics } from './metrics.js';
 
 /**
  * A process outside the stack (the DuckDB CLI, a BI tool, the old Streamlit dashboard) that holds
@@ -7,11 +10,6 @@ import type { Redis } from 'ioredis';
  * none of them has to wait on the file itself. The record expires on its own when the blocked
  * writer dies, and is deleted when the writer gets the file.
  */
-export const WRITER_STATUS_KEYS = {
-  /** string, JSON OutsideHolder, with a TTL refreshed while the writer is kept out. */
-  outsideHolder: 'datasync:writer:outside-holder',
-} as const;
-
 export interface OutsideHolder {
   /** The holder's PID as DuckDB names it (null when DuckDB could not see it, e.g. another container). */
   pid: number | null;
@@ -62,4 +60,25 @@ export function describeOutsideHolder(holder: OutsideHolder, now = Date.now()): 
     `(fuser -v ${holder.path} or lsof ${holder.path} finds it); never open the live file, ` +
     'read through the api or a copy (docs/operations.md)'
   );
+}
+
+/**
+ * `DatabaseWriter`'s observer: lock wait and hold times into the histograms; with `redis`, a
+ * process outside the stack that keeps the writer from the file is published for the health
+ * check, /metrics and the alert (writer-status.ts). The writer repeats it about every second.
+ */
+export function writerObserver(metrics: Metrics, redis?: Redis) {
+  const labels = { process: metrics.processName };
+  const blocked = `${metrics.processName}:${hostname()}:${process.pid}`;
+  return {
+    lockWaited: (ms: number) => metrics.lockWait.observe(labels, ms / 1000),
+    lockHeld: (ms: number) => metrics.lockHold.observe(labels, ms / 1000),
+    outsideHolder: (holder: Omit<OutsideHolder, 'blocked'> | null) => {
+      if (!redis) return;
+      const write = holder
+        ? publishOutsideHolder(redis, { ...holder, blocked }, 5_000)
+        : clearOutsideHolder(redis);
+      void write.catch(() => undefined);
+    },
+  };
 }

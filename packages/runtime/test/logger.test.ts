@@ -2,8 +2,8 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { spawnNode, tempDir, waitFor } from '@datasync/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawnNode, tempDir, waitFor } from '../src/testing/index.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

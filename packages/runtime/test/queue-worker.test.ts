@@ -1,9 +1,9 @@
 import { join } from 'node:path';
 import { QUEUES } from '@datasync/schemas';
+import { isolatedRedisUrl, type SpawnedProcess, spawnNode } from '@datasync/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { createAllQueues } from '../src/index.js';
-import { isolatedRedisUrl, type SpawnedProcess, spawnNode } from '../src/testing/index.js';
 
 const WORKER = join(import.meta.dirname, 'fixtures', 'hang-worker.mjs');
 const cleanups: (() => unknown)[] = [];

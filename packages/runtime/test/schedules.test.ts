@@ -1,4 +1,5 @@
 import { QUEUES, type SkippedRun } from '@datasync/schemas';
+import { isolatedRedisUrl, waitFor } from '@datasync/testkit';
 import { type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, inject, it } from 'vitest';
@@ -11,7 +12,6 @@ import {
   SCHEDULE_KEYS,
   scheduleIdOfJob,
 } from '../src/index.js';
-import { isolatedRedisUrl, waitFor } from '../src/testing/index.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

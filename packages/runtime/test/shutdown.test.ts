@@ -1,7 +1,6 @@
 import { join } from 'node:path';
+import { spawnNode, startLocalRedis, tempDir } from '@datasync/testkit';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import { startLocalRedis } from '../src/local-redis.js';
-import { spawnNode, tempDir } from '../src/testing/index.js';
 
 const APP = join(import.meta.dirname, 'fixtures', 'shutdown-app.mjs');
 const cleanups: (() => Promise<unknown> | unknown)[] = [];

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { spawnNode } from '@datasync/runtime/testing';
+import { spawnNode } from '@datasync/testkit';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './stack.js';
 

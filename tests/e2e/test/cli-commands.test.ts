@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { buildApp, createApiDeps, loadApiKeys } from '@datasync/api';
 import { waitForRedis } from '@datasync/runtime';
-import { isolatedRedisUrl, spawnNode, tempDir } from '@datasync/runtime/testing';
 import { parseEnvConfig } from '@datasync/schemas';
+import { isolatedRedisUrl, spawnNode, tempDir } from '@datasync/testkit';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 
 const CLI = join(import.meta.dirname, '..', '..', '..', 'apps', 'cli', 'dist', 'main.js');

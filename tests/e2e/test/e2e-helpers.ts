@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { buildApp, createApiDeps, loadApiKeys } from '@datasync/api';
 import { DatabaseWriter, salesTotals, WriterLock } from '@datasync/db';
 import { waitForRedis } from '@datasync/runtime';
+import { parseEnvConfig, QUEUES } from '@datasync/schemas';
 import {
   isolatedRedisUrl,
   type SpawnedProcess,
@@ -9,8 +10,7 @@ import {
   tempDir,
   testSale,
   waitFor,
-} from '@datasync/runtime/testing';
-import { parseEnvConfig, QUEUES } from '@datasync/schemas';
+} from '@datasync/testkit';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { inject } from 'vitest';
@@ -107,4 +107,4 @@ export function sale(i: number, overrides: Record<string, unknown> = {}) {
 
 export const sales = (n: number, start = 0) => Array.from({ length: n }, (_, k) => sale(start + k));
 
-export { sumOfTotals as sumOf } from '@datasync/runtime/testing';
+export { sumOfTotals as sumOf } from '@datasync/testkit';

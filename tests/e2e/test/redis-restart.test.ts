@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { startLocalRedis } from '@datasync/runtime';
-import { tempDir } from '@datasync/runtime/testing';
+import { startLocalRedis, tempDir } from '@datasync/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeStack, sales, sumOf } from './e2e-helpers.js';
 

@@ -1,4 +1,4 @@
-import { waitFor } from '@datasync/runtime/testing';
+import { waitFor } from '@datasync/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { INGEST_KEY, makeStack, sale } from './e2e-helpers.js';
 

@@ -2,8 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { freePort } from '@datasync/runtime';
-import { tempDir, waitFor } from '@datasync/runtime/testing';
+import { freePort, tempDir, waitFor } from '@datasync/testkit';
 
 export const ROOT = join(import.meta.dirname, '..', '..', '..');
 export const CLI = join(ROOT, 'apps', 'cli', 'dist', 'main.js');

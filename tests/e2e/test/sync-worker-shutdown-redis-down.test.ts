@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { type LocalRedis, startLocalRedis } from '@datasync/runtime';
-import { tempDir, waitFor } from '@datasync/runtime/testing';
+import { type LocalRedis, startLocalRedis, tempDir, waitFor } from '@datasync/testkit';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeStack, sales, sumOf } from './e2e-helpers.js';

@@ -1,8 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { listUsers } from '@datasync/db';
-import { tempDir, waitFor } from '@datasync/runtime/testing';
 import { QUEUES, type UserImportResult } from '@datasync/schemas';
+import { tempDir, waitFor } from '@datasync/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import {

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { readOutsideHolder } from '@datasync/runtime';
-import { type SpawnedProcess, spawnNode, waitFor } from '@datasync/runtime/testing';
+import { type SpawnedProcess, spawnNode, waitFor } from '@datasync/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { makeStack, type sale, sales, sumOf } from './e2e-helpers.js';
 

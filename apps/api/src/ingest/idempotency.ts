@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { IDEMPOTENCY_PREFIX, idempotencyKeyHash, idempotencyRecordKey } from '@datasync/runtime';
+import { IDEMPOTENCY_PREFIX, idempotencyKeyHash, idempotencyRecordKey, runScript } from '@datasync/runtime';
 import type { BatchReceipt } from '@datasync/schemas';
 import type { Redis } from 'ioredis';
 import { conflict, unprocessable } from '../errors.js';
@@ -25,21 +25,6 @@ interface IdempotencyRecord {
 export type IdempotencyOutcome =
   | { kind: 'new'; batchId: string; recordKey: string; record: string }
   | { kind: 'replay'; receipt: BatchReceipt };
-
-const CREATE_OR_GET = `
-local current = redis.call('GET', KEYS[1])
-if current then return current end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
-return false
-`;
-
-const COMPARE_AND_SET = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  redis.call('SET', KEYS[1], ARGV[2], 'KEEPTTL')
-  return 1
-end
-return 0
-`;
 
 export interface IdempotencyOptions {
   redis: Redis;
@@ -74,12 +59,11 @@ export class IdempotencyStore {
       const freshText = JSON.stringify(fresh);
       let existing: string | null;
       try {
-        existing = (await this.options.redis.eval(
-          CREATE_OR_GET,
-          1,
-          recordKey,
-          freshText,
-          this.options.ttlSeconds,
+        existing = (await runScript(
+          this.options.redis,
+          'create-or-get',
+          [recordKey],
+          [freshText, this.options.ttlSeconds],
         )) as string | null;
       } catch (error) {
         // Timed out: Redis may still run the command later (a paused server). Queued behind it on
@@ -102,12 +86,11 @@ export class IdempotencyStore {
       }
       // The first request's process died mid-way: take the record over, keeping its batch id.
       const takeover = JSON.stringify({ ...record, startedAt: Date.now() });
-      const swapped = (await this.options.redis.eval(
-        COMPARE_AND_SET,
-        1,
-        recordKey,
-        existing,
-        takeover,
+      const swapped = (await runScript(
+        this.options.redis,
+        'compare-and-set',
+        [recordKey],
+        [existing, takeover],
       )) as number;
       if (swapped === 1) return { kind: 'new', batchId: record.batchId, recordKey, record: takeover };
     }
@@ -121,12 +104,11 @@ export class IdempotencyStore {
   ): Promise<void> {
     const record = JSON.parse(outcome.record) as IdempotencyRecord;
     const done: IdempotencyRecord = { ...record, state: 'done', receipt };
-    await this.options.redis.eval(
-      COMPARE_AND_SET,
-      1,
-      outcome.recordKey,
-      outcome.record,
-      JSON.stringify(done),
+    await runScript(
+      this.options.redis,
+      'compare-and-set',
+      [outcome.recordKey],
+      [outcome.record, JSON.stringify(done)],
     );
   }
 
@@ -139,14 +121,11 @@ export class IdempotencyStore {
    */
   async release(outcome: Extract<IdempotencyOutcome, { kind: 'new' }>): Promise<void> {
     const record = JSON.parse(outcome.record) as IdempotencyRecord;
-    await this.options.redis
-      .eval(
-        COMPARE_AND_SET,
-        1,
-        outcome.recordKey,
-        outcome.record,
-        JSON.stringify({ ...record, startedAt: 0 }),
-      )
-      .catch(() => undefined);
+    await runScript(
+      this.options.redis,
+      'compare-and-set',
+      [outcome.recordKey],
+      [outcome.record, JSON.stringify({ ...record, startedAt: 0 })],
+    ).catch(() => undefined);
   }
 }

@@ -1,8 +1,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { apiMetrics, gatherStackMetrics } from '@datasync/runtime';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { ApiDeps } from '../deps.js';
 import { unauthorized } from '../errors.js';
+import { apiMetrics, gatherStackMetrics } from '../metrics-view.js';
 
 const digest = (text: string) => createHash('sha256').update(text, 'utf8').digest();
 

@@ -1,11 +1,8 @@
 import type { LedgerBatch } from '@datasync/db';
-import { idempotencyRecordKey } from '@datasync/runtime';
+import { idempotencyRecordKey, runScript } from '@datasync/runtime';
 import type { RolledBackBatch } from '@datasync/schemas';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-
-/** Deletes a record only while it is still the one read: a newer record is another batch's. */
-const DELETE_IF_UNCHANGED = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 
 interface IdempotencyRecord {
   batchId?: string;
@@ -64,6 +61,7 @@ async function clearRecord(redis: Redis, batch: LedgerBatch) {
   }
   if (record.batchId !== batch.batchId) return { idempotencyCleared: true };
   const receivedAt = typeof record.startedAt === 'number' ? new Date(record.startedAt).toISOString() : null;
-  const deleted = (await redis.eval(DELETE_IF_UNCHANGED, 1, key, text)) as number;
+  // Deleted only while it is still the record read: a newer record is another batch's.
+  const deleted = (await runScript(redis, 'delete-if-equal', [key], [text])) as number;
   return { receivedAt, idempotencyCleared: deleted === 1 || (await redis.exists(key)) === 0 };
 }

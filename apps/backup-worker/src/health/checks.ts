@@ -10,7 +10,12 @@ import {
   salesRuleViolations,
   tableRowCounts,
 } from '@datasync/db';
-import { describeOutsideHolder, readLastSuccess, readOutsideHolder } from '@datasync/runtime';
+import {
+  countFailedSince,
+  describeOutsideHolder,
+  readLastSuccess,
+  readOutsideHolder,
+} from '@datasync/runtime';
 import {
   type EnvConfig,
   type HealthCheckItem,
@@ -196,7 +201,7 @@ export async function failedJobsCheck(deps: HealthDeps): Promise<HealthCheckItem
   const since = (deps.now ?? Date.now)() - 24 * HOUR;
   const counts: [string, number][] = [];
   for (const [name, queue] of deps.queues) {
-    const n = await deps.redis.zcount(queue.toKey('failed'), since, '+inf');
+    const n = await countFailedSince(deps.redis, queue, since);
     if (n > 0) counts.push([name, n]);
   }
   return {

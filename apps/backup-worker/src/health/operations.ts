@@ -1,16 +1,11 @@
 import type { DatabaseWriter } from '@datasync/db';
-import {
-  Alerter,
-  alertChannelsFromConfig,
-  createAllQueues,
-  Metrics,
-  MetricsPublisher,
-  OperationsMonitor,
-  recordLastSuccess,
-} from '@datasync/runtime';
+import { createAllQueues, Metrics, MetricsPublisher, recordLastSuccess } from '@datasync/runtime';
 import { type EnvConfig, JOBS } from '@datasync/schemas';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { Alerter } from '../alerts/alerter.js';
+import { alertChannelsFromConfig } from '../alerts/channels.js';
+import { OperationsMonitor } from '../alerts/monitor.js';
 import { LocalBackupStore } from '../backup/local-store.js';
 import { AnalyticsSnapshot, snapshotMetrics } from '../snapshot/analytics-snapshot.js';
 import type { HealthDeps } from './checks.js';

@@ -1,19 +1,18 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { QUEUES } from '@datasync/schemas';
-import { Redis } from 'ioredis';
-import { afterEach, describe, expect, inject, it } from 'vitest';
 import {
-  apiMetrics,
   createAllQueues,
-  gatherStackMetrics,
   LAST_SUCCESS_KEY,
   Metrics,
   MetricsPublisher,
   recordLastSuccess,
   writerObserver,
-} from '../src/index.js';
-import { isolatedRedisUrl, tempDir } from '../src/testing/index.js';
+} from '@datasync/runtime';
+import { QUEUES } from '@datasync/schemas';
+import { isolatedRedisUrl, tempDir } from '@datasync/testkit';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, inject, it } from 'vitest';
+import { apiMetrics, gatherStackMetrics } from '../src/metrics-view.js';
 
 const cleanups: (() => unknown)[] = [];
 afterEach(async () => {

@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type {} from 'vitest';
 
+export * from './local-redis.js';
+
 declare module 'vitest' {
   export interface ProvidedContext {
     /** The suite's own redis-server (see global-setup.ts). */

@@ -1,20 +1,19 @@
-import { randomUUID } from 'node:crypto';
+import {
+  Leadership,
+  type Metrics,
+  MONITOR_KEYS,
+  newestEventId,
+  QUEUE_PREFIX,
+  readJobSummary,
+  recordLastSuccess,
+} from '@datasync/runtime';
 import { INGEST_JOB, QUEUES, type QueueName, REPORT_JOBS } from '@datasync/schemas';
 import { type Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Metrics } from '../metrics.js';
-import { QUEUE_PREFIX } from '../queues.js';
-import { recordLastSuccess } from '../schedules.js';
 import type { Alerter } from './alerter.js';
 import { OutsideHolderWatch } from './outside-holder.js';
 import { alertForCompletedJob, alertForFailedJob, type FinishedJob } from './triggers.js';
-
-export const MONITOR_KEYS = {
-  leader: 'datasync:ops:monitor-leader',
-  /** hash: queue -> id of the last job event handled, so a restarted monitor resumes there. */
-  cursor: 'datasync:ops:events-cursor',
-} as const;
 
 export interface OperationsMonitorOptions {
   /** A worker-role connection: QueueEvents duplicates it for their blocking reads. */
@@ -29,11 +28,6 @@ export interface OperationsMonitorOptions {
   leaseMs?: number;
 }
 
-const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`;
-const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
-
 /** Jobs that answer an api request (reports, lists): their failure is the caller's answer, not an alert. */
 const REQUEST_JOBS = new Set<string>(Object.values(REPORT_JOBS));
 const MAX_TRACKED = 50_000;
@@ -43,14 +37,12 @@ const streamMs = (id: string) => Number(id.split('-')[0]);
 /**
  * Watches every queue's job events and the timetable, and turns them into alerts and metrics:
  * job durations by type and outcome, rows accepted and rejected, last successful runs, and the
- * contract's alert triggers. One monitor leads at a time (a lease in Redis), so replicas neither
+ * contract's alert triggers. One monitor leads at a time (`Leadership`), so replicas neither
  * double the counters nor the alerts; the leader resumes each queue's events where the last one
  * stopped.
  */
 export class OperationsMonitor {
-  private readonly token = randomUUID();
-  private readonly leaseMs: number;
-  private leaseTimer: NodeJS.Timeout | null = null;
+  private readonly leadership: Leadership;
   private watchTimer: NodeJS.Timeout | null = null;
   private cursorTimer: NodeJS.Timeout | null = null;
   private events: QueueEvents[] = [];
@@ -59,24 +51,32 @@ export class OperationsMonitor {
   private activeAt = new Map<string, number>();
   private missedSeen = new Set<string>();
   private leading = false;
+  /** Leading and reading every queue's events from a fixed id, so no later event is missed. */
+  private watching = false;
   private closed = false;
   private holderWatch: OutsideHolderWatch;
 
   constructor(private readonly options: OperationsMonitorOptions) {
-    this.leaseMs = options.leaseMs ?? 15_000;
     const { connection: redis, alerter, logger } = options;
     this.holderWatch = new OutsideHolderWatch({ redis, alerter, logger });
+    this.leadership = new Leadership({
+      redis,
+      key: MONITOR_KEYS.leader,
+      leaseMs: options.leaseMs ?? 15_000,
+      logger: logger.child({ component: 'operations-monitor' }),
+      duty: 'watching job events',
+      onLead: () => (this.closed ? undefined : this.startLeading()),
+      onStandby: () => this.stopLeading(),
+    });
   }
 
+  /** True once this monitor leads and watches every queue's events (not while it is still setting up). */
   get isLeader(): boolean {
-    return this.leading;
+    return this.watching;
   }
 
   start(): this {
-    if (this.leaseTimer || this.closed) return this;
-    void this.tickLease();
-    this.leaseTimer = setInterval(() => void this.tickLease(), Math.max(100, Math.floor(this.leaseMs / 3)));
-    this.leaseTimer.unref();
+    if (!this.closed) this.leadership.start();
     return this;
   }
 
@@ -84,10 +84,8 @@ export class OperationsMonitor {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.leaseTimer) clearInterval(this.leaseTimer);
-    this.leaseTimer = null;
+    await this.leadership.close();
     await this.stopLeading();
-    await this.options.connection.eval(RELEASE, 1, MONITOR_KEYS.leader, this.token).catch(() => undefined);
   }
 
   /** Checks every job scheduler for a run that is overdue by more than the grace; exposed for tests. */
@@ -117,25 +115,6 @@ export class OperationsMonitor {
     }
   }
 
-  private async tickLease(): Promise<void> {
-    if (this.closed) return;
-    const { connection, logger } = this.options;
-    try {
-      if (this.leading) {
-        const renewed = await connection.eval(RENEW, 1, MONITOR_KEYS.leader, this.token, this.leaseMs);
-        if (renewed !== 1) {
-          logger.warn('operations monitor lost its lead; another replica watches now');
-          await this.stopLeading();
-        }
-      } else {
-        const won = await connection.set(MONITOR_KEYS.leader, this.token, 'PX', this.leaseMs, 'NX');
-        if (won === 'OK' && !this.closed) await this.startLeading();
-      }
-    } catch (error) {
-      logger.warn({ err: (error as Error).message }, 'operations monitor lease check failed');
-    }
-  }
-
   private async startLeading(): Promise<void> {
     const { connection, queues, logger } = this.options;
     this.leading = true;
@@ -143,7 +122,7 @@ export class OperationsMonitor {
     for (const [name, queue] of queues) {
       // Without a saved cursor, start after the newest event now, not at '$': '$' would miss what
       // happens before the blocking read begins.
-      const lastEventId = saved[name] ?? (await this.newestEventId(queue));
+      const lastEventId = saved[name] ?? (await newestEventId(connection, queue));
       const events = new QueueEvents(name, {
         connection,
         prefix: QUEUE_PREFIX,
@@ -170,12 +149,14 @@ export class OperationsMonitor {
     this.watchTimer = setInterval(() => void this.checkScheduleWindows(), interval);
     this.watchTimer.unref();
     this.holderWatch.start();
+    this.watching = true;
     logger.info({ queues: [...queues.keys()] }, 'operations monitor leads: watching jobs and the timetable');
   }
 
   private async stopLeading(): Promise<void> {
     if (!this.leading) return;
     this.leading = false;
+    this.watching = false;
     if (this.watchTimer) clearInterval(this.watchTimer);
     if (this.cursorTimer) clearInterval(this.cursorTimer);
     this.holderWatch.stop();
@@ -185,17 +166,6 @@ export class OperationsMonitor {
     await Promise.all(events.map((e) => e.close().catch(() => undefined)));
     await Promise.all(this.chains.values());
     await this.saveCursors();
-  }
-
-  private async newestEventId(queue: Queue): Promise<string> {
-    const newest = (await this.options.connection.xrevrange(
-      queue.keys.events ?? queue.toKey('events'),
-      '+',
-      '-',
-      'COUNT',
-      1,
-    )) as [string, string[]][];
-    return newest[0]?.[0] ?? '0-0';
   }
 
   /** Events of one queue are handled in order, so the saved cursor never skips one. */
@@ -268,15 +238,11 @@ export class OperationsMonitor {
     if (event.queue === QUEUES.ingest && event.outcome === 'completed') {
       return { ...event, name: INGEST_JOB, attemptsMade: 0, data: null };
     }
-    const queue = this.options.queues.get(event.queue);
-    const key = queue ? queue.toKey(event.jobId) : `${QUEUE_PREFIX}:${event.queue}:${event.jobId}`;
+    const queue = this.options.queues.get(event.queue) ?? event.queue;
     const wantData = event.queue === QUEUES.salesSync;
-    const [name, atm, data] = await this.options.connection.hmget(
-      key,
-      'name',
-      'atm',
-      wantData ? 'data' : 'name',
-    );
+    const { name, attemptsMade, data } = await readJobSummary(this.options.connection, queue, event.jobId, {
+      withData: wantData,
+    });
     let parsed: unknown = null;
     if (wantData && data) {
       try {
@@ -288,7 +254,7 @@ export class OperationsMonitor {
     return {
       ...event,
       name: name ?? (event.queue === QUEUES.ingest ? INGEST_JOB : 'unknown'),
-      attemptsMade: Number(atm ?? 0),
+      attemptsMade,
       data: parsed,
     };
   }

@@ -1,20 +1,13 @@
+import { createAllQueues, LAST_SUCCESS_KEY, Metrics, QUEUE_PREFIX } from '@datasync/runtime';
 import { type ALL_QUEUES, QUEUES } from '@datasync/schemas';
+import { isolatedRedisUrl, waitFor } from '@datasync/testkit';
 import { type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import {
-  type AlertChannel,
-  Alerter,
-  createAllQueues,
-  EmailChannel,
-  LAST_SUCCESS_KEY,
-  Metrics,
-  OperationsMonitor,
-  QUEUE_PREFIX,
-  SlackChannel,
-} from '../src/index.js';
-import { isolatedRedisUrl, waitFor } from '../src/testing/index.js';
+import { Alerter } from '../src/alerts/alerter.js';
+import { type AlertChannel, EmailChannel, SlackChannel } from '../src/alerts/channels.js';
+import { OperationsMonitor } from '../src/alerts/monitor.js';
 import { deadPort, startWebhookReceiver } from './receivers.js';
 
 const logger = pino({ level: 'silent' });

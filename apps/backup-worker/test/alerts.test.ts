@@ -1,15 +1,10 @@
+import { Metrics } from '@datasync/runtime';
+import { isolatedRedisUrl, waitFor } from '@datasync/testkit';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, describe, expect, inject, it } from 'vitest';
-import {
-  type AlertChannel,
-  Alerter,
-  EmailChannel,
-  Metrics,
-  recentAlerts,
-  SlackChannel,
-} from '../src/index.js';
-import { isolatedRedisUrl, waitFor } from '../src/testing/index.js';
+import { Alerter, recentAlerts } from '../src/alerts/alerter.js';
+import { type AlertChannel, EmailChannel, SlackChannel } from '../src/alerts/channels.js';
 import { deadPort, startSmtpServer, startWebhookReceiver } from './receivers.js';
 
 const logger = pino({ level: 'silent' });

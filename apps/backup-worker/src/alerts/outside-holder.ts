@@ -1,6 +1,6 @@
+import { describeOutsideHolder, outsideHolderName, readOutsideHolder } from '@datasync/runtime';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { describeOutsideHolder, outsideHolderName, readOutsideHolder } from '../writer-status.js';
 import type { Alerter } from './alerter.js';
 
 /**

@@ -1,13 +1,7 @@
+import { ALERT_KEYS, type Metrics } from '@datasync/runtime';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { Metrics } from '../metrics.js';
 import type { Alert, AlertChannel, AlertKind } from './channels.js';
-
-export const ALERT_KEYS = {
-  cooldown: (key: string) => `datasync:alerts:cooldown:${key}`,
-  /** list, newest first: the last 200 alerts raised, with what became of each. */
-  recent: 'datasync:alerts:recent',
-} as const;
 
 export interface AlerterOptions {
   redis: Redis;

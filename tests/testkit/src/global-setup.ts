@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
-import { startLocalRedis } from '../local-redis.js';
+import { startLocalRedis } from './local-redis.js';
 import './index.js';
 
 /**
