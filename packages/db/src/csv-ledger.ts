@@ -1,5 +1,5 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
-import type { ChunkCounts } from './csv-chunk.js';
+import type { ChunkCounts } from './csv-chunk-types.js';
 import type { WriteContext } from './writer.js';
 
 /**
