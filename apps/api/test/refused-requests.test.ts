@@ -70,6 +70,13 @@ describe('a refused upload leaves nothing in IMPORT_DIR', () => {
     expect(leftInImportDir()).toEqual([]);
   });
 
+  it('a sales CSV has one entrance: posted as a sales-sync job it is a 415 naming POST /v1/sales/imports', async () => {
+    const res = await send('/v1/jobs/sales-sync', { 'content-type': 'text/csv', ...auth(OPERATOR_KEY) });
+    expect(res.statusCode).toBe(415);
+    expect(res.json().detail).toBe('a sales CSV file is uploaded to POST /v1/sales/imports');
+    expect(leftInImportDir()).toEqual([]);
+  });
+
   it('without a key, with a wrong key or scope, or with a content type no route takes', async () => {
     for (const url of ['/v1/sales/imports', '/v1/jobs/user-import', '/v1/jobs/sales-sync']) {
       expect((await send(url, { 'content-type': 'text/csv' })).statusCode).toBe(401);

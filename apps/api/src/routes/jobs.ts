@@ -74,7 +74,7 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
       schema: {
         summary: 'Enqueue an operator job',
         description:
-          'JSON body: the options of that job type. `user-import` and `sales-sync` also take a CSV file as the body (Content-Type: text/csv), streamed to IMPORT_DIR; `user-import` then reads `?updateExisting=true`. The answer says how many workers listen on the queue: 0 means the job waits until one starts.',
+          'JSON body: the options of that job type. `user-import` also takes a CSV file as the body (Content-Type: text/csv), streamed to IMPORT_DIR, and then reads `?updateExisting=true` (a sales CSV goes to `POST /v1/sales/imports`). The answer says how many workers listen on the queue: 0 means the job waits until one starts.',
         tags: ['jobs'],
         security: [{ bearer: [] }],
         params: z.object({ type: z.enum(OPERATOR_JOB_TYPES as [OperatorJobType]) }),
@@ -100,23 +100,20 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
       const contentType = (request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
       if (UPLOAD_TYPES.includes(contentType)) {
         // Refused before a byte is written: a file for a JSON job type never reaches IMPORT_DIR.
-        if (type !== 'user-import' && type !== 'sales-sync') {
+        // A sales CSV has one entrance, POST /v1/sales/imports (imports.ts).
+        if (type === 'sales-sync') {
+          throw unsupportedMediaType('a sales CSV file is uploaded to POST /v1/sales/imports');
+        }
+        if (type !== 'user-import') {
           throw unsupportedMediaType(
             `job type ${type} takes a JSON body (Content-Type: application/json), not a file`,
           );
         }
-        const { updateExisting, force } = request.query;
+        const { updateExisting } = request.query;
         const accepted = await withSavedUpload(
           request.body as Readable,
           uploadOptions(deps, request.headers['content-length']),
-          (saved) =>
-            enqueueOperatorJob(
-              deps,
-              type,
-              type === 'user-import'
-                ? { file: saved.path, updateExisting }
-                : { source: 'csv', file: saved.path, force },
-            ),
+          (saved) => enqueueOperatorJob(deps, type, { file: saved.path, updateExisting }),
         );
         reply.header('location', `/v1/jobs/${accepted.jobId}`);
         return reply.status(202).send(accepted);
