@@ -21,7 +21,15 @@ export function fieldsSql(layout: CsvLayout): string {
 
 /** The records the worker kept out of the chunk file (not UTF-8, too long...), as rejects. */
 export async function insertSetAside(tx: WriteContext, input: CsvChunkInput): Promise<number> {
-  const records = input.setAside ?? [];
+  return insertListed(tx, input, input.setAside ?? []);
+}
+
+/** Rejects the worker made or placed itself: its line, raw JSON text and reasons each. */
+async function insertListed(
+  tx: WriteContext,
+  input: CsvChunkInput,
+  records: readonly { line: number; raw: string; reasons: { path: string; message: string }[] }[],
+): Promise<number> {
   if (records.length === 0) return 0;
   const reasons = records.map((r) => JSON.stringify(r.reasons.map((x) => ({ index: r.line, ...x }))));
   const inserted = await tx.conn.run(
@@ -84,10 +92,18 @@ export async function checkOtherRows(
      FROM temp.csv_slow_rows WHERE valid ORDER BY k`,
     { source: input.source, importId: input.importId, at },
   );
-  const now = new Date().toISOString();
   let rejected = 0;
-  if (Number(c.invalid) > 0) rejected += await insertInvalidRows(tx, input, placement, now);
-  if (placement.malformed.length > 0) rejected += await insertMalformed(tx, input, placement, now);
+  if (Number(c.invalid) > 0) rejected += await insertInvalidRows(tx, input, placement);
+  // The records DuckDB could not read: their text as a JSON string, and why.
+  rejected += await insertListed(
+    tx,
+    input,
+    placement.malformed.map((m) => ({
+      line: m.line,
+      raw: JSON.stringify(m.raw),
+      reasons: [{ path: '', message: m.message }],
+    })),
+  );
   return { rows: Number(c.rows), blank: Number(c.blank), accepted: inserted.rowsChanged, rejected };
 }
 
@@ -95,7 +111,6 @@ async function insertInvalidRows(
   tx: WriteContext,
   input: CsvChunkInput,
   placement: ChunkPlacement,
-  now: string,
 ): Promise<number> {
   const result = await tx.conn.run(
     `INSERT INTO rejects
@@ -105,31 +120,9 @@ async function insertInvalidRows(
     [
       input.source,
       input.importId,
-      now,
+      new Date().toISOString(),
       listValue(placement.lines.starts.map(BigInt)),
       listValue(placement.lines.offsets.map(BigInt)),
-    ],
-  );
-  return result.rowsChanged;
-}
-
-async function insertMalformed(
-  tx: WriteContext,
-  input: CsvChunkInput,
-  placement: ChunkPlacement,
-  now: string,
-): Promise<number> {
-  const result = await tx.conn.run(
-    `INSERT INTO rejects
-     SELECT $1, $2, 'csv', line, raw, to_json([{'index': line, 'path': '', 'message': message}]), $3::TIMESTAMPTZ
-     FROM (SELECT unnest($4::INTEGER[]) AS line, unnest($5::VARCHAR[]) AS raw, unnest($6::VARCHAR[]) AS message)`,
-    [
-      input.source,
-      input.importId,
-      now,
-      listValue(placement.malformed.map((m) => m.line)),
-      listValue(placement.malformed.map((m) => JSON.stringify(m.raw))),
-      listValue(placement.malformed.map((m) => m.message)),
     ],
   );
   return result.rowsChanged;
