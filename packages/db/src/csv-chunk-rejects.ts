@@ -49,7 +49,7 @@ async function insertListed(
 }
 
 /**
- * The rows of temp.csv_chunk_read the fast path did not accept, through the whole rule set into
+ * The rows of temp.csv_read_rows the fast path did not accept, through the whole rule set into
  * temp.csv_slow_rows (k = place among the rows read: a temporary table numbers its rows from an
  * offset of its own, in file order; the upsert reads it too): the valid ones
  * go to sales after the fast rows, in file order; the others and the unreadable records to
@@ -60,7 +60,7 @@ export async function checkOtherRows(
   input: CsvChunkInput,
   placement: ChunkPlacement,
   at: string,
-): Promise<{ rows: number; blank: number; accepted: number; rejected: number }> {
+): Promise<{ blank: number; accepted: number; rejected: number }> {
   const { conn } = tx;
   const { layout } = input;
   const cells = layout.header.map((_, i) => `c${i}`);
@@ -72,14 +72,14 @@ export async function checkOtherRows(
        ${SALE_FIELDS.map((f) => `e_${f}`).join(', ')}, e_sum
      FROM (${saleRulesSql(
        `SELECT ${fieldsSql(layout)}, ${cells.map((c) => `${c} IS NULL`).join(' AND ')} AS blank, ${cells.join(', ')}, k
-        FROM (SELECT rowid - (SELECT min(rowid) FROM temp.csv_chunk_read) AS k, ${cells.map((c) => `other.${c} AS ${c}`).join(', ')}
-              FROM temp.csv_chunk_read WHERE NOT fast)`,
+        FROM (SELECT rowid - (SELECT min(rowid) FROM temp.csv_read_rows) AS k, ${cells.map((c) => `other.${c} AS ${c}`).join(', ')}
+              FROM temp.csv_read_rows WHERE other IS NOT NULL)`,
      )})`,
     { latest: input.latestDate },
   );
   const c = (
     await conn.runAndReadAll(
-      `SELECT count(*)::BIGINT AS rows, count(*) FILTER (WHERE blank)::BIGINT AS blank,
+      `SELECT count(*) FILTER (WHERE blank)::BIGINT AS blank,
               count(*) FILTER (WHERE NOT valid AND NOT blank)::BIGINT AS invalid
        FROM temp.csv_slow_rows`,
     )
@@ -104,7 +104,7 @@ export async function checkOtherRows(
       reasons: [{ path: '', message: m.message }],
     })),
   );
-  return { rows: Number(c.rows), blank: Number(c.blank), accepted: inserted.rowsChanged, rejected };
+  return { blank: Number(c.blank), accepted: inserted.rowsChanged, rejected };
 }
 
 async function insertInvalidRows(

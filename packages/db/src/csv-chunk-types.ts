@@ -51,10 +51,23 @@ export interface CsvChunkInput {
   setAside?: SetAsideReject[];
 }
 
-/** What DuckDB read of a chunk file (readCsvChunk), for the worker to place on the file's lines. */
+/**
+ * What readCsvChunk did with a chunk file: the worker places the rows on the file's lines, then
+ * hands it back to storeCsvChunk unchanged.
+ */
 export interface ChunkRead {
+  /** Rows DuckDB read (blank rows of empty cells included, unreadable records not). */
   rows: number;
+  /** The records DuckDB could not read. */
   malformed: MalformedRecord[];
+  /** Rows the strict fast path put straight into sales. */
+  fastRows: number;
+  /** The other rows read are in temp.csv_read_rows (a second read of the chunk file). */
+  slowPass: boolean;
+  /** The largest rowid of sales before the chunk: the chunk's rows are above it. */
+  before: bigint;
+  /** The source had rows with an id before the chunk (the upsert must look at them). */
+  storedIds: boolean;
 }
 
 export interface ChunkCounts {

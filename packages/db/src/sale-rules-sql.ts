@@ -90,16 +90,8 @@ export function saleFastSql(): string {
 }
 
 /** The stored values of a row saleFastSql accepts, in the order of the sales columns date..region. */
-export const SALE_FAST_VALUES = [
-  'TRY_CAST(date AS DATE)',
-  'TRY_CAST(user_id AS BIGINT)',
-  'product_name',
-  'TRY_CAST(quantity AS INTEGER)',
-  'TRY_CAST(unit_price AS DECIMAL(18,2))',
-  'TRY_CAST(total_amount AS DECIMAL(18,2))',
-  'region',
-] as const;
-export const SALE_FAST_VALUES_SQL = SALE_FAST_VALUES.join(', ');
+export const SALE_FAST_VALUES_SQL = `TRY_CAST(date AS DATE), TRY_CAST(user_id AS BIGINT), product_name,
+  TRY_CAST(quantity AS INTEGER), TRY_CAST(unit_price AS DECIMAL(18,2)), TRY_CAST(total_amount AS DECIMAL(18,2)), region`;
 
 /**
  * Validation over `source`, a query yielding the sale fields as VARCHAR columns named as

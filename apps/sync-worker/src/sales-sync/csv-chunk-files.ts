@@ -109,8 +109,8 @@ export function lineOf(chunk: ChunkPlan, r: number): number {
 
 /**
  * Where each record of a chunk file starts (offsets in the chunk file), and after the last one
- * where the file ends: the worker scans each chunk file before its transaction opens, so placing
- * the few records DuckDB could not read (it names them by byte position) reads no file inside it.
+ * where the file ends: only needed to place the few records DuckDB could not read (it names them
+ * by byte position).
  */
 export async function recordStarts(file: string, headerLength: number): Promise<number[]> {
   const starts: number[] = [];

@@ -4,7 +4,7 @@ import { type CsvImportRecord, claimCsvImport, type DatabaseWriter, failCsvImpor
 import { type CsvImportResult, latestSaleDate } from '@datasync/schemas';
 import type { Logger } from 'pino';
 import { commitChunk, type PreparedChunk } from './csv-chunk-commit.js';
-import { recordStarts, writeChunkFile } from './csv-chunk-files.js';
+import { writeChunkFile } from './csv-chunk-files.js';
 import {
   type ChunkLimits,
   type ChunkPlan,
@@ -149,11 +149,10 @@ export async function importSalesCsv(deps: CsvImportDeps, job: CsvImportJob): Pr
   const only = info.chunks.length === 1 ? info.chunks[0]! : null;
   const whole =
     only !== null && only.start === info.headerBytes.length && !info.normalize && only.setAside.length === 0;
-  // Where the records of the chunk file start: scanned here, while the previous chunk commits.
-  const chunkFile = async (chunk: ChunkPlan): Promise<PreparedChunk> => {
-    const path = whole ? job.file : await writeChunkFile(job.file, info, chunk, dir);
-    return { path, starts: await recordStarts(path, info.headerBytes.length), copy: !whole };
-  };
+  const chunkFile = async (chunk: ChunkPlan): Promise<PreparedChunk> => ({
+    path: whole ? job.file : await writeChunkFile(job.file, info, chunk, dir),
+    copy: !whole,
+  });
   let next = todo[0] ? chunkFile(todo[0]) : null;
   try {
     for (let i = 0; i < todo.length; i++) {
