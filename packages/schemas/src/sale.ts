@@ -103,8 +103,8 @@ function toCents(text: string): Cents | null {
 
 const big = (c: Cents): bigint => (typeof c === 'bigint' ? c : BigInt(c));
 
-/** The fields of a sale, in the order their errors are reported. */
-const SALE_KEYS = [
+/** The fields of a sale, in the order their errors are reported (the CSV columns are these too). */
+export const SALE_KEYS = [
   'id',
   'date',
   'user_id',
