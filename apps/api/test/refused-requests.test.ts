@@ -79,6 +79,12 @@ describe('a refused upload leaves nothing in IMPORT_DIR', () => {
     });
     expect(res.statusCode).toBe(415);
     expect(res.json().detail).toMatch(/send the file as text\/csv/);
+  });
+
+  it('a sales CSV has one entrance: posted as a sales-sync job it is a 415 naming POST /v1/sales/imports', async () => {
+    const res = await send('/v1/jobs/sales-sync', { 'content-type': 'text/csv', ...auth(OPERATOR_KEY) });
+    expect(res.statusCode).toBe(415);
+    expect(res.json().detail).toBe('a sales CSV file is uploaded to POST /v1/sales/imports');
     expect(leftInImportDir()).toEqual([]);
   });
 

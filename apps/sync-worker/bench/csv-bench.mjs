@@ -1,5 +1,6 @@
 // CSV import benchmark (against the built dist). Prints, from the same run on the same file:
-// DuckDB's own read_csv into a table (a fresh database file, types auto-detected) in rows/s; our
+// DuckDB's own typed read_csv into a table (a fresh database file; explicit columns DATE, BIGINT,
+// INTEGER, DECIMAL(18,4) for money, VARCHAR for text; store_rejects) in rows/s: the 100 %; our
 // import of it in rows/s (the sha256 and structure pass, validation in SQL, quarantine of the bad
 // rows with their lines, upsert by id, chunked commits with the ledger); their ratio; the longest
 // a process waiting for the writer lock (a backup) waited during an import; and the peak RSS of a
@@ -11,9 +12,10 @@
 //   BENCH_CSV_CHUNK_ROWS, BENCH_CSV_CHECKPOINT_ROWS (import options), BENCH_CSV_TRACE=1 (child memory),
 //   BENCH_CSV_DUCKDB_OPTIONS='{"threads":"1"}' (more DuckDB settings for the child)
 //
-// The two "floor" lines show what no import into our schema can beat: read_csv straight into
-// `sales` with no checks, then with only the rule set's fast path as a filter (no quarantine,
-// no dedup, no file check).
+// The two "floor" lines show what no import into our schema can beat: the typed read_csv straight
+// into `sales` with no checks, then every cell read as text with only the rule set's fast path as
+// a filter (the text is what tells "+5", "1e3", "7.5" from the plain numbers the rule set takes;
+// no quarantine, no dedup, no file check).
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
@@ -65,6 +67,11 @@ async function makeFile(path, rows, clean = false) {
   return clean ? 0 : Math.ceil(rows / BAD_EVERY);
 }
 
+/** The benchmark's 100 %: DuckDB's read_csv with the sale columns typed, as the issue defines it. */
+const TYPED_COLUMNS = `columns = {'id': 'VARCHAR', 'date': 'DATE', 'user_id': 'BIGINT', 'product_name': 'VARCHAR',
+  'quantity': 'INTEGER', 'unit_price': 'DECIMAL(18,4)', 'total_amount': 'DECIMAL(18,4)', 'region': 'VARCHAR'}`;
+const TYPED = `, header = true, auto_detect = false, ${TYPED_COLUMNS}, store_rejects = true`;
+
 async function rawReadCsv(file, dir, options = '') {
   const path = join(dir, `raw-${randomUUID()}.duckdb`);
   const db = await DuckDBInstance.create(path);
@@ -92,11 +99,10 @@ async function floorInsert(file, dir, check) {
   await migrate(conn);
   await conn.run('CHECKPOINT');
   const names = ['id', 'date', 'user_id', 'product_name', 'quantity', 'unit_price', 'total_amount', 'region'];
-  const types = check
-    ? names.map(() => 'VARCHAR')
-    : ['VARCHAR', 'DATE', 'BIGINT', 'VARCHAR', 'INTEGER', 'DECIMAL(18,2)', 'DECIMAL(18,2)', 'VARCHAR'];
-  const columns = names.map((n, i) => `'${n}': '${types[i]}'`).join(', ');
-  const read = `read_csv('${file}', header = true, auto_detect = false, columns = {${columns}}, delim = ',', quote = '"', escape = '"')`;
+  const columns = names.map((n) => `'${n}': 'VARCHAR'`).join(', ');
+  const read = check
+    ? `read_csv('${file}', header = true, auto_detect = false, columns = {${columns}}, delim = ',', quote = '"', escape = '"')`
+    : `read_csv('${file}'${TYPED})`;
   const started = performance.now();
   const inserted = check
     ? await conn.run(
@@ -223,12 +229,14 @@ try {
     `CSV import benchmark: ${ROWS.toLocaleString('en-US')} rows, ${(statSync(file).size / 1e6).toFixed(0)} MB, ${bad} invalid, ids on every row`,
   );
   let raw = Infinity;
+  let rawAuto = Infinity;
   let rawText = Infinity;
   let ours = null;
   let floor = Infinity;
   let floorChecked = Infinity;
   for (let round = 0; round < ROUNDS; round++) {
-    raw = Math.min(raw, await rawReadCsv(file, dir));
+    raw = Math.min(raw, await rawReadCsv(file, dir, TYPED));
+    rawAuto = Math.min(rawAuto, await rawReadCsv(file, dir));
     rawText = Math.min(rawText, await rawReadCsv(file, dir, ', all_varchar = true'));
     floor = Math.min(floor, (await floorInsert(file, dir, false)).seconds);
     floorChecked = Math.min(floorChecked, (await floorInsert(file, dir, true)).seconds);
@@ -244,18 +252,19 @@ try {
   if (JSON.stringify(lines) !== JSON.stringify(expectedLines)) {
     throw new Error(`reject lines ${lines} where ${expectedLines} were expected`);
   }
-  line(`DuckDB read_csv into a table (best of ${ROUNDS})`, rate(ROWS, raw));
+  line(`DuckDB typed read_csv into a table (best of ${ROUNDS})`, rate(ROWS, raw));
+  line('  the same, types auto-detected', rate(ROWS, rawAuto));
   line('  the same, every column as text', rate(ROWS, rawText));
   line(`our import (best of ${ROUNDS})`, `${rate(ROWS, ours.seconds)}, ${result.chunks} chunks`);
-  line('our import / read_csv', `${((raw / ours.seconds) * 100).toFixed(1)} % (target >= 60 %)`);
+  line('our import / typed read_csv', `${((raw / ours.seconds) * 100).toFixed(1)} % (target >= 60 %)`);
   line('our import / read_csv as text', `${((rawText / ours.seconds) * 100).toFixed(1)} %`);
   line(
-    'floor: read_csv into sales, no checks',
-    `${rate(ROWS, floor)} = ${((raw / floor) * 100).toFixed(1)} % of read_csv`,
+    'floor: typed read_csv into sales, no checks',
+    `${rate(ROWS, floor)} = ${((raw / floor) * 100).toFixed(1)} % of typed read_csv`,
   );
   line(
-    'floor: the same, fast rule check only',
-    `${rate(ROWS, floorChecked)} = ${((raw / floorChecked) * 100).toFixed(1)} % of read_csv`,
+    'floor: text cells, fast rule check only',
+    `${rate(ROWS, floorChecked)} = ${((raw / floorChecked) * 100).toFixed(1)} % of typed read_csv`,
   );
   line('reject lines checked', `${lines.join(', ')} ... (every ${BAD_EVERY}th row, header = line 1)`);
   const cleanFile = join(dir, 'clean.csv');
@@ -269,7 +278,7 @@ try {
   rmSync(cleanFile, { force: true });
   line(
     'our import of the same rows, none invalid',
-    `${rate(ROWS, clean.seconds)} = ${((raw / clean.seconds) * 100).toFixed(1)} % of read_csv`,
+    `${rate(ROWS, clean.seconds)} = ${((raw / clean.seconds) * 100).toFixed(1)} % of typed read_csv`,
   );
   const probed = await ourImport(file, dir, redis.url, true);
   line(

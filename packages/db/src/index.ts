@@ -1,6 +1,8 @@
 export * from './analytics.js';
 export * from './backup.js';
-export * from './csv-import.js';
+export * from './csv-chunk.js';
+export * from './csv-chunk-types.js';
+export * from './csv-ledger.js';
 export * from './errors.js';
 export * from './health.js';
 export * from './maintenance.js';
@@ -8,7 +10,7 @@ export { MIGRATIONS, type Migration, migrate, SCHEMA_VERSION } from './migration
 export * from './reports.js';
 export { SALE_FAST_VALUES_SQL, saleFastSql } from './sale-rules-sql.js';
 export * from './sales.js';
-export * from './sales-sync.js';
+export * from './upstream-windows.js';
 export * from './users.js';
 export * from './writer.js';
 export * from './writer-from-config.js';

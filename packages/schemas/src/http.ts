@@ -32,7 +32,6 @@ export const ImportQuery = z.object({
 
 export const JobQuery = z.object({
   updateExisting: QueryFlag.describe('user-import with a file body: update users that exist'),
-  force: QueryFlag.describe('sales-sync with a file body: import even a file imported before'),
 });
 
 export const BatchReceipt = z.object({

@@ -4,7 +4,7 @@ import { z } from 'zod';
  * The one rule set for a sale record. The JSON path validates with `validateSaleRecord` (hand
  * written: it runs on every record of every batch, ten times faster than composed zod
  * transforms), and the zod schema `Sale` wraps the same function for typing and OpenAPI. The CSV
- * path validates inside DuckDB with SQL that must agree with it (packages/db `csv-import.ts`); a
+ * path validates inside DuckDB with SQL that must agree with it (packages/db `sale-rules-sql.ts`); a
  * parity test feeds both the same cases.
  *
  * Numbers arrive as JSON numbers or as strings holding plain decimals (`"12.50"`, never `"1e3"`);
@@ -103,8 +103,8 @@ function toCents(text: string): Cents | null {
 
 const big = (c: Cents): bigint => (typeof c === 'bigint' ? c : BigInt(c));
 
-/** The fields of a sale, in the order their errors are reported. */
-const SALE_KEYS = [
+/** The fields of a sale, in the order their errors are reported (the CSV columns are these too). */
+export const SALE_KEYS = [
   'id',
   'date',
   'user_id',

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { RejectsQuery, SalesSummaryQuery } from './jobs.js';
-import { RecordError } from './sale.js';
+import { RecordError, SALE_KEYS } from './sale.js';
 
 /**
  * Sales sync: CSV import and the upstream API pull (the `sales-sync` queue), and the report reads
@@ -9,15 +9,9 @@ import { RecordError } from './sale.js';
  */
 
 /** Columns a sales CSV must have (any order, matched case-insensitively after trimming). */
-export const SALE_CSV_REQUIRED_COLUMNS = [
-  'date',
-  'user_id',
-  'product_name',
-  'quantity',
-  'unit_price',
-  'total_amount',
-  'region',
-] as const;
+export const SALE_CSV_REQUIRED_COLUMNS = SALE_KEYS.filter(
+  (k): k is Exclude<(typeof SALE_KEYS)[number], 'id'> => k !== 'id',
+);
 /** Optional: the upstream's own id; rows with one upsert by (source, id). Other columns are ignored. */
 export const SALE_CSV_OPTIONAL_COLUMNS = ['id'] as const;
 export type SaleCsvColumn =

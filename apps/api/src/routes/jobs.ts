@@ -89,7 +89,7 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
       schema: {
         summary: 'Enqueue an operator job',
         description:
-          'JSON body: the options of that job type. `user-import` and `sales-sync` also take a CSV file as the body (Content-Type: text/csv), streamed to IMPORT_DIR; `user-import` then reads `?updateExisting=true`. The answer says how many workers listen on the queue: 0 means the job waits until one starts.',
+          'JSON body: the options of that job type. `user-import` also takes a CSV file as the body (Content-Type: text/csv), streamed to IMPORT_DIR, and then reads `?updateExisting=true` (a sales CSV goes to `POST /v1/sales/imports`). The answer says how many workers listen on the queue: 0 means the job waits until one starts.',
         tags: ['jobs'],
         security: [{ bearer: [] }],
         params: OperatorJobParams,
@@ -103,20 +103,18 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
       const { type } = request.params;
       if (request.isUpload) {
         // Refused before a byte is written: a file for a JSON job type never reaches IMPORT_DIR.
-        if (type !== JOBS.userImport && type !== JOBS.salesSync) {
+        // A sales CSV has one entrance, POST /v1/sales/imports (imports.ts).
+        if (type === JOBS.salesSync) {
+          throw unsupportedMediaType('a sales CSV file is uploaded to POST /v1/sales/imports');
+        }
+        if (type !== JOBS.userImport) {
           throw unsupportedMediaType(
             `job type ${type} takes a JSON body (Content-Type: application/json), not a file`,
           );
         }
-        const { updateExisting, force } = request.query;
+        const { updateExisting } = request.query;
         const accepted = await request.withUpload((saved) =>
-          enqueueOperatorJob(
-            deps,
-            type,
-            type === JOBS.userImport
-              ? { file: saved.path, updateExisting }
-              : { source: 'csv', file: saved.path, force },
-          ),
+          enqueueOperatorJob(deps, type, { file: saved.path, updateExisting }),
         );
         return sendAccepted(reply, accepted);
       }

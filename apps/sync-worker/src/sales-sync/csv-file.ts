@@ -62,7 +62,7 @@ export interface CsvFileInfo {
   chunks: ChunkPlan[];
   /**
    * Line ends are mixed (LF and CRLF) or include a CR alone: DuckDB reads one kind per file, so the
-   * chunk files are written with LF ends (csv-chunks.ts). Otherwise the bytes are copied as they are.
+   * chunk files are written with LF ends (csv-chunk-files.ts). Otherwise the bytes are copied as they are.
    */
   normalize: boolean;
   setAside: { notUtf8: number; tooLong: number; badQuote: number };

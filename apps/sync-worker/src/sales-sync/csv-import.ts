@@ -9,8 +9,8 @@ import {
 } from '@datasync/db';
 import { type CsvImportResult, latestSaleDate } from '@datasync/schemas';
 import type { Logger } from 'pino';
-import { commitChunk } from './csv-chunk-commit.js';
-import { writeChunkFile } from './csv-chunks.js';
+import { commitChunk, type PreparedChunk } from './csv-chunk-commit.js';
+import { writeChunkFile } from './csv-chunk-files.js';
 import {
   type ChunkLimits,
   type ChunkPlan,
@@ -155,17 +155,19 @@ export async function importSalesCsv(deps: CsvImportDeps, job: CsvImportJob): Pr
   const only = info.chunks.length === 1 ? info.chunks[0]! : null;
   const whole =
     only !== null && only.start === info.headerBytes.length && !info.normalize && only.setAside.length === 0;
-  const chunkFile = (chunk: ChunkPlan) =>
-    whole ? Promise.resolve(job.file) : writeChunkFile(job.file, info, chunk, dir);
+  const chunkFile = async (chunk: ChunkPlan): Promise<PreparedChunk> => ({
+    path: whole ? job.file : await writeChunkFile(job.file, info, chunk, dir),
+    copy: !whole,
+  });
   let next = todo[0] ? chunkFile(todo[0]) : null;
   try {
     for (let i = 0; i < todo.length; i++) {
       const chunk = todo[i]!;
-      const path = await next!;
+      const file = await next!;
       next = todo[i + 1] ? chunkFile(todo[i + 1]!) : null;
       next?.catch(() => undefined);
       const t0 = performance.now();
-      final = await commitChunk(ctx, chunk, path, chunk.index === info.chunks.length - 1, !whole);
+      final = await commitChunk(ctx, chunk, file, chunk.index === info.chunks.length - 1);
       deps.logger.debug(
         { chunk: chunk.index, records: chunk.records, ms: Math.round(performance.now() - t0) },
         'csv chunk committed',

@@ -7,7 +7,7 @@
  *
  * Line ends are LF, CRLF or a CR alone, mixed in any way (universal newlines, as editors count
  * lines). DuckDB reads only one kind per file, so the scanner counts each kind (`endings`) and a
- * file that mixes them, or has a CR alone, is rewritten with LF ends chunk by chunk (csv-chunks.ts).
+ * file that mixes them, or has a CR alone, is rewritten with LF ends chunk by chunk (csv-chunk-files.ts).
  *
  * Buffers without a quote (and outside a quoted field) take a fast path that jumps from newline
  * to newline with `indexOf`; the others jump from newline or quote to the next one. A buffer with

@@ -108,15 +108,23 @@ export function lineOf(chunk: ChunkPlan, r: number): number {
 }
 
 /**
- * Where each record of a chunk file starts and ends (offsets in the chunk file), found again by
- * scanning it: only needed to place the few records DuckDB could not read (by byte position).
+ * Where each record of a chunk file starts (offsets in the chunk file), and after the last one
+ * where the file ends: only needed to place the few records DuckDB could not read (it names them
+ * by byte position).
  */
-export async function recordSpans(
-  file: string,
-  headerLength: number,
-): Promise<{ start: number; end: number }[]> {
-  const spans: { start: number; end: number }[] = [];
-  const scanner = new RecordScanner({ record: (start, end) => spans.push({ start, end }) }, headerLength, 1);
+export async function recordStarts(file: string, headerLength: number): Promise<number[]> {
+  const starts: number[] = [];
+  let end = headerLength;
+  const scanner = new RecordScanner(
+    {
+      record: (start, stop) => {
+        starts.push(start);
+        end = stop;
+      },
+    },
+    headerLength,
+    1,
+  );
   for await (const buf of createReadStream(file, {
     start: headerLength,
     highWaterMark: 1 << 20,
@@ -124,10 +132,11 @@ export async function recordSpans(
     scanner.push(buf);
   }
   scanner.end();
-  return spans;
+  starts.push(end);
+  return starts;
 }
 
-/** The text of one record of a chunk file, for the quarantine (bounded, newline removed). */
+/** The text of one record of a chunk file, for the quarantine (bounded, line ends removed). */
 export async function readSpan(
   file: string,
   span: { start: number; end: number },
@@ -140,7 +149,7 @@ export async function readSpan(
     return buf
       .subarray(0, bytesRead)
       .toString('utf8')
-      .replace(/\r?\n$/, '');
+      .replace(/[\r\n]+$/, '');
   } finally {
     await handle.close();
   }
