@@ -24,6 +24,7 @@ export class LiveEvents {
   private subscriber: Redis | null = null;
   private pending: Map<string, { source: string; rows: number; rejected: number }> | null = null;
   private started = false;
+  private subscriberReady = false;
 
   constructor(
     private readonly config: EnvConfig,
@@ -44,6 +45,14 @@ export class LiveEvents {
     return () => this.listeners.delete(listener);
   }
 
+  /**
+   * True while this api reads the commit events (a dashboard is open): only then does `version`
+   * move with every commit, so only then may an answer be kept until the next one.
+   */
+  get watching(): boolean {
+    return this.started && this.subscriberReady;
+  }
+
   get size(): number {
     return this.listeners.size;
   }
@@ -58,8 +67,16 @@ export class LiveEvents {
     const subscriber = createRedis(this.config.REDIS_URL, 'worker');
     subscriber.on('error', () => undefined); // reconnects and re-subscribes by itself
     this.subscriber = subscriber;
+    // A reconnect may miss commits: answers kept until then are dropped (version moves on).
+    subscriber.on('ready', () => this.version++);
+    subscriber.on('close', () => {
+      this.subscriberReady = false;
+      this.version++;
+    });
     this.subscribed = subscriber.subscribe(EVENTS_CHANNEL).then(
-      () => undefined,
+      () => {
+        this.subscriberReady = true;
+      },
       () => undefined, // Redis down: the stream stays open and fills once it is back
     );
     subscriber.on('message', (_channel, text: string) => {

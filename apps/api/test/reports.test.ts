@@ -1,5 +1,6 @@
-import { QUEUE_PREFIX } from '@datasync/runtime';
+import { EVENTS_CHANNEL, QUEUE_PREFIX } from '@datasync/runtime';
 import { QUEUES, REPORT_JOBS } from '@datasync/schemas';
+import { waitFor } from '@datasync/testkit';
 import { type Job, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -123,6 +124,23 @@ describe('GET /v1/sales/summary and GET /v1/rejects', () => {
       name: REPORT_JOBS.salesAnalytics,
       data: { from: '2026-01-01', to: '2026-01-31', bucket: 'week', region: 'EU', top: 10 },
     });
+  });
+
+  it('analytics: dashboards with the same filters share one worker query until the next commit', async () => {
+    const stop = await api.deps.live.listen(() => undefined); // a dashboard is open
+    const url = '/v1/sales/analytics?from=2026-01-01&to=2026-01-31&region=Shared';
+    const asked = () => seen.filter((j) => j.data.region === 'Shared').length;
+    const answers = await Promise.all(Array.from({ length: 50 }, () => get(url)));
+    expect(answers.every((a) => a.statusCode === 200)).toBe(true);
+    expect(asked()).toBe(1);
+    const publisher = new Redis(api.redisUrl);
+    const version = api.deps.live.version;
+    await publisher.publish(EVENTS_CHANNEL, JSON.stringify({ type: 'commit', sources: [] }));
+    await waitFor(() => api.deps.live.version > version, { what: 'the commit event' });
+    publisher.disconnect();
+    expect((await get(url)).statusCode).toBe(200);
+    expect(asked()).toBe(2);
+    stop();
   });
 
   it('are documented in the OpenAPI document', async () => {
