@@ -23,6 +23,7 @@ COPY apps/sync-worker/package.json apps/sync-worker/
 COPY apps/backup-worker/package.json apps/backup-worker/
 COPY apps/scheduler/package.json apps/scheduler/
 COPY apps/cli/package.json apps/cli/
+COPY apps/dashboard/package.json apps/dashboard/
 RUN --mount=type=cache,id=pnpm-store,target=/pnpm/store \
     pnpm install --frozen-lockfile --prod --store-dir /pnpm/store
 
@@ -50,6 +51,8 @@ COPY --from=build /app/apps/sync-worker/dist apps/sync-worker/dist
 COPY --from=build /app/apps/backup-worker/dist apps/backup-worker/dist
 COPY --from=build /app/apps/scheduler/dist apps/scheduler/dist
 COPY --from=build /app/apps/cli/dist apps/cli/dist
+# The dashboard's static files, which the api serves at / (apps/api finds them beside itself).
+COPY --from=build /app/apps/dashboard/dist apps/dashboard/dist
 COPY infra/docker/healthcheck.mjs infra/docker/healthcheck.mjs
 # Empty named volumes take these folders' owner, so the non-root user can write to them.
 RUN chmod +x apps/cli/dist/main.js \

@@ -42,7 +42,8 @@ export function checkImageLayout({ root, dir }) {
 
   const problems = [];
   const env = { PATH: process.env.PATH, HOME: process.env.HOME, PORT: 'not-a-port' };
-  const apps = built.filter((p) => p.startsWith('apps/') && p !== 'apps/cli');
+  // The dashboard is static files the api serves, not a process.
+  const apps = built.filter((p) => p.startsWith('apps/') && p !== 'apps/cli' && p !== 'apps/dashboard');
   for (const app of apps) {
     const r = spawnSync(process.execPath, [join(app, 'dist', 'main.js')], {
       cwd: dir,
@@ -56,6 +57,10 @@ export function checkImageLayout({ root, dir }) {
         `${app}: expected exit 78 (config check), got ${r.status ?? r.signal}\n${r.stderr.slice(0, 800)}`,
       );
   }
+  if (built.includes('apps/dashboard') && !existsSync(join(dir, 'apps/dashboard/dist/index.html')))
+    problems.push(
+      'apps/dashboard/dist/index.html is missing from the image: the api would serve no dashboard',
+    );
   const cli = spawnSync(process.execPath, ['apps/cli/dist/main.js', '--help'], {
     cwd: dir,
     env,
