@@ -159,14 +159,14 @@ describe('datasync health-check against the running stack', () => {
     const text = await waitFor(
       async () => {
         const body = await (await fetch(`${baseUrl}/metrics`)).text();
-        return /outcome="completed"} [4-9]/.test(
-          body.split('\n').find((l) => l.startsWith('datasync_job_duration_seconds_count{queue="health"')) ??
-            '',
-        )
+        // The alert counter is counted once the channel answered, after the fake server saw it.
+        const healthChecks =
+          body.split('\n').find((l) => l.startsWith('datasync_job_duration_seconds_count{queue="health"')) ?? '';
+        return /outcome="completed"} [4-9]/.test(healthChecks) && /^datasync_alerts_sent_total\{/m.test(body)
           ? body
           : null;
       },
-      { timeoutMs: 20_000, what: 'the health checks in /metrics' },
+      { timeoutMs: 20_000, what: 'the health checks and the alert sent in /metrics' },
     );
     expect(text).toMatch(
       /^datasync_job_duration_seconds_count\{queue="backup",type="backup",outcome="completed"} 1$/m,

@@ -17,7 +17,9 @@ export interface CatchUpDeps {
  * On start: a schedule whose newest due time passed without a run gets one run now, not one per
  * missed period. Nothing is enqueued when
  * - the scheduler's pending run is itself overdue (no worker was up): BullMQ runs it once a worker
- *   takes it, so a second run would be a duplicate;
+ *   takes it, so a second run would be a duplicate. BullMQ has at times already written the next
+ *   iteration (the scheduler's `next` then lies ahead) while the overdue one still waits, so the
+ *   oldest waiting iterations are looked at too;
  * - the schedule was written after that due time (a new or changed schedule starts fresh);
  * - a run started at or after it (the overlap guard records each run), or the iteration BullMQ made
  *   for it still exists (workers that do not record runs);
@@ -37,6 +39,7 @@ export async function catchUpMissedRuns(
     if (!queue || due === null) continue;
     const scheduler = await queue.getJobScheduler(definition.id);
     if (scheduler?.next !== undefined && scheduler.next <= now) continue;
+    if (await hasOverdueIteration(queue, definition.id, now)) continue;
     if ((records.since.get(definition.id) ?? now) > due) continue;
     const last = records.lastRuns.get(definition.id);
     if (last && Date.parse(last.startedAt) >= due) continue;
@@ -56,4 +59,16 @@ export async function catchUpMissedRuns(
     );
   }
   return caughtUp;
+}
+
+/** An iteration of this scheduler, due at or before `now`, still waiting for a worker. */
+async function hasOverdueIteration(queue: Queue, schedulerId: string, now: number): Promise<boolean> {
+  const prefix = `repeat:${schedulerId}:`;
+  // Oldest first; a scheduler's iterations are among the oldest waiting jobs when they are overdue.
+  const jobs = await queue.getJobs(['delayed', 'waiting', 'paused', 'prioritized'], 0, 99, true);
+  return jobs.some((job) => {
+    if (!job?.id?.startsWith(prefix)) return false;
+    const dueAt = Number(job.id.slice(prefix.length));
+    return Number.isFinite(dueAt) && dueAt <= now;
+  });
 }

@@ -81,4 +81,19 @@ describe('catch-up on start', () => {
     expect(pending.filter((p) => p.schedule !== 'health-check')).toEqual([]);
     expect(pending.filter((p) => p.id.startsWith('catchup-'))).toEqual([]);
   });
+
+  it('does not add a run when an overdue iteration waits while the scheduler already points at the next', async () => {
+    const { redis, queues, start } = await setup({ SCHEDULE_HEALTH_CHECK: '* * * * * *' });
+    await start();
+    await redis.hset(SCHEDULE_KEYS.since, 'health-check', Date.now() - 5 * DAY);
+    await delay(1_500);
+    const queue = queues.get(QUEUES.health)!;
+    const [overdue] = (await queue.getJobs(['delayed'])).filter((j) => j.id!.startsWith('repeat:health-check:'));
+    expect(Number(overdue!.id!.split(':').pop())).toBeLessThan(Date.now());
+    // What a loaded CI run showed: the scheduler's next lies ahead while the overdue run still waits.
+    await redis.zadd(`datasync:${QUEUES.health}:repeat`, Date.now() + 60_000, 'health-check');
+    expect((await queue.getJobScheduler('health-check'))!.next).toBeGreaterThan(Date.now());
+    expect((await start()).caughtUp).toEqual([]);
+    expect((await countTimetable(queues)).pending.filter((p) => p.id.startsWith('catchup-'))).toEqual([]);
+  });
 });
