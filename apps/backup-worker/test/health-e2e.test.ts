@@ -161,7 +161,8 @@ describe('datasync health-check against the running stack', () => {
         const body = await (await fetch(`${baseUrl}/metrics`)).text();
         // The alert counter is counted once the channel answered, after the fake server saw it.
         const healthChecks =
-          body.split('\n').find((l) => l.startsWith('datasync_job_duration_seconds_count{queue="health"')) ?? '';
+          body.split('\n').find((l) => l.startsWith('datasync_job_duration_seconds_count{queue="health"')) ??
+          '';
         return /outcome="completed"} [4-9]/.test(healthChecks) && /^datasync_alerts_sent_total\{/m.test(body)
           ? body
           : null;

@@ -88,7 +88,9 @@ describe('catch-up on start', () => {
     await redis.hset(SCHEDULE_KEYS.since, 'health-check', Date.now() - 5 * DAY);
     await delay(1_500);
     const queue = queues.get(QUEUES.health)!;
-    const [overdue] = (await queue.getJobs(['delayed'])).filter((j) => j.id!.startsWith('repeat:health-check:'));
+    const [overdue] = (await queue.getJobs(['delayed'])).filter((j) =>
+      j.id!.startsWith('repeat:health-check:'),
+    );
     expect(Number(overdue!.id!.split(':').pop())).toBeLessThan(Date.now());
     // What a loaded CI run showed: the scheduler's next lies ahead while the overdue run still waits.
     await redis.zadd(`datasync:${QUEUES.health}:repeat`, Date.now() + 60_000, 'health-check');
