@@ -20,6 +20,7 @@ import { jobsRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
 import { reportsRoutes } from './routes/reports.js';
 import { salesBatchesRoutes } from './routes/sales-batches.js';
+import { salesRowsRoutes } from './routes/sales-rows.js';
 import { schedulesRoutes } from './routes/schedules.js';
 import { sessionRoutes } from './routes/session.js';
 import { userImportReportRoutes } from './routes/user-import-report.js';
@@ -78,6 +79,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
     await operator.register(backupsRoutes, deps);
     await operator.register(schedulesRoutes, deps);
     await operator.register(reportsRoutes, deps);
+    await operator.register(salesRowsRoutes, deps);
     await operator.register(eventsRoutes, deps);
     // operator routes: more plugins above this line
   });

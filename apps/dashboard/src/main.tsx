@@ -4,12 +4,14 @@ import { ApiError, api, type Session, setCsrfToken, whenSignedOut } from './api.
 import { LiveProvider } from './live.js';
 import { OperationsPage } from './pages/operations.js';
 import { QuarantinePage } from './pages/quarantine.js';
+import { RowsPage } from './pages/rows.js';
 import { SalesPage } from './pages/sales.js';
 import { SignIn } from './pages/sign-in.js';
 import './styles.css';
 
 const PAGES = {
   sales: { title: 'Sales', Page: SalesPage },
+  rows: { title: 'Rows', Page: RowsPage },
   quarantine: { title: 'Quarantine', Page: QuarantinePage },
   operations: { title: 'Operations', Page: OperationsPage },
 } as const;

@@ -6,5 +6,6 @@ export * from './jobs.js';
 export * from './names.js';
 export * from './operations.js';
 export * from './sale.js';
+export * from './sales-rows.js';
 export * from './sales-sync.js';
 export * from './users.js';

@@ -24,6 +24,8 @@ export const REPORT_JOBS = {
   salesSummary: 'sales-summary',
   salesAnalytics: 'sales-analytics',
   rejects: 'list-rejects',
+  salesRows: 'list-sales',
+  salesBatchOrigin: 'sales-batch-origin',
   backups: 'list-backups',
 } as const;
 

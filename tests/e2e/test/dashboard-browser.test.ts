@@ -132,6 +132,24 @@ describe('the dashboard in a browser', () => {
     await page.close();
   });
 
+  it('drills down from a region to its rows, and from a row to the batch it came from', async () => {
+    const page = await newPage();
+    await signIn(page, stack.keys.operator);
+    await page.goto(`${stack.base}/#/sales?from=2026-01-01&to=2026-01-31&bucket=day`);
+    const na = page.locator('section', { hasText: 'By region' }).getByRole('row', { name: /^NA/ });
+    await na.getByRole('link', { name: '1', exact: true }).click();
+    await expect.poll(() => page.locator('table.rows tbody tr').count()).toBe(1);
+    expect(page.url()).toMatch(/#\/rows\?.*region=NA/);
+    const row = page.locator('table.rows tbody tr').first();
+    expect(await row.textContent()).toContain('999.99');
+    await page.screenshot({ path: join(SHOTS, 'rows.png'), fullPage: true });
+    await row.getByRole('link').click();
+    const origin = page.getByRole('region', { name: 'Where the batch came from' });
+    await expect.poll(() => origin.textContent()).toMatch(/A batch POSTed by \S+/);
+    expect(await origin.textContent()).toMatch(/3 received, 3 stored, 0 quarantined/);
+    await page.close();
+  });
+
   it('the quarantine shows a rejected record with its reasons and raw form', async () => {
     const page = await newPage();
     await signIn(page, stack.keys.operator);

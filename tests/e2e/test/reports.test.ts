@@ -139,7 +139,62 @@ describe('reports through a worker', () => {
     expect((await get('/v1/rejects?source=csv&offset=1')).json()).toMatchObject({ total: 1, items: [] });
   });
 
+  it('drills down from a figure to its rows, and from a row to the CSV file it came from', async () => {
+    const csv = [
+      'date,region,product_name,user_id,quantity,unit_price,total_amount',
+      '2026-03-01,EU,Mug,11,1,4.50,4.50',
+      '2026-03-02,EU,Mug,12,2,4.50,9.00',
+      '2026-03-02,NA,Mug,13,1,4.50,4.50',
+    ].join('\n');
+    const result = await importCsv(csv);
+    const figure = (await get('/v1/sales/analytics?from=2026-03-01&to=2026-03-31&region=EU')).json();
+    expect(figure.current).toMatchObject({ revenue: '13.50', orders: 2 });
+    // The same filters give the rows behind that figure, newest sale date first.
+    const rows = await get('/v1/sales/rows?from=2026-03-01&to=2026-03-31&region=EU');
+    expect(rows.statusCode).toBe(200);
+    expect(rows.json()).toMatchObject({ total: 2, limit: 100, offset: 0 });
+    expect(rows.json().items).toEqual([
+      expect.objectContaining({
+        date: '2026-03-02',
+        userId: 12,
+        quantity: 2,
+        totalAmount: '9.00',
+        batchId: result.importId,
+      }),
+      expect.objectContaining({
+        date: '2026-03-01',
+        userId: 11,
+        unitPrice: '4.50',
+        source: 'csv',
+        externalId: null,
+      }),
+    ]);
+    expect((await get('/v1/sales/rows?region=EU&from=2026-03-01&limit=1&offset=1')).json().items).toEqual([
+      expect.objectContaining({ userId: 11 }),
+    ]);
+    expect((await get(`/v1/sales/rows?batchId=${result.importId}`)).json().total).toBe(3);
+    // From a row to its origin: the CSV import, its file and its counts.
+    const origin = await get(`/v1/sales/batches/${result.importId}`);
+    expect(origin.statusCode).toBe(200);
+    expect(origin.json()).toMatchObject({
+      batchId: result.importId,
+      kind: 'csv',
+      source: 'csv',
+      received: 3,
+      stored: 3,
+      rejected: 0,
+      file: { sha256: expect.stringMatching(/^[0-9a-f]{64}$/), bytes: Buffer.byteLength(csv), state: 'done' },
+      committedAt: expect.stringMatching(/^2\d{3}-/),
+    });
+    const unknown = await get('/v1/sales/batches/no-such-batch');
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.json().detail).toContain('no-such-batch');
+  });
+
   it('answers 400 for a bad query before any job is made', async () => {
+    expect((await get('/v1/sales/rows?limit=5000')).statusCode).toBe(400);
+    expect((await get('/v1/sales/rows?from=2026-02-01&to=2026-01-01')).statusCode).toBe(400);
+    expect((await get('/v1/sales/rows?from=yesterday')).json().detail).toMatch(/from/);
     const bad = await get('/v1/sales/summary?groupBy=week');
     expect(bad.statusCode).toBe(400);
     expect(bad.headers['content-type']).toContain('application/problem+json');

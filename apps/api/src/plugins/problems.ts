@@ -60,13 +60,18 @@ export const problems = fp(
       if (error instanceof HttpProblem) {
         problem = error;
       } else if (hasZodFastifySchemaValidationErrors(error)) {
-        problem = new HttpProblem(400, 'Bad Request', `invalid ${error.validationContext ?? 'request'}`, {
-          errors: error.validation.map((v, index) => ({
-            index,
-            path: v.instancePath.replace(/^\//, '').replaceAll('/', '.'),
-            message: v.message ?? 'invalid',
-          })),
-        });
+        const errors = error.validation.map((v, index) => ({
+          index,
+          path: v.instancePath.replace(/^\//, '').replaceAll('/', '.'),
+          message: v.message ?? 'invalid',
+        }));
+        // The detail names the first field, so a reader of only the detail knows what to fix.
+        const first = errors[0];
+        const where = error.validationContext ?? 'request';
+        const detail = first
+          ? `invalid ${where}: ${first.path || where}: ${first.message}${errors.length > 1 ? ` (and ${errors.length - 1} more in errors)` : ''}`
+          : `invalid ${where}`;
+        problem = new HttpProblem(400, 'Bad Request', detail, { errors });
       } else if (error.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
         problem = new HttpProblem(
           413,

@@ -4,6 +4,7 @@ import { api, query } from '../api.js';
 import { TimeChart } from '../chart.js';
 import { ago, change, count, isoDay, money } from '../format.js';
 import { useLive } from '../live.js';
+import { rowsLink } from './rows.js';
 
 const DAY = 86_400_000;
 
@@ -26,6 +27,23 @@ function filtersFrom(params: URLSearchParams): Filters {
     product: params.get('product') ?? '',
     source: params.get('source') ?? '',
   };
+}
+
+/** The rows behind a figure: the page's filters without the bucket, narrowed by `more`. */
+const rowsOf = (f: Filters, more: Partial<Record<'from' | 'to' | 'region' | 'product', string>> = {}) =>
+  rowsLink({ from: f.from, to: f.to, region: f.region, product: f.product, source: f.source, ...more });
+
+/** The last day of the bucket that starts on `key`, within the period. */
+function bucketEnd(key: string, bucket: Filters['bucket'], to: string): string {
+  const start = new Date(`${key}T00:00:00Z`);
+  const end =
+    bucket === 'day'
+      ? start
+      : bucket === 'week'
+        ? new Date(start.getTime() + 6 * DAY)
+        : new Date(Date.UTC(start.getUTCFullYear(), start.getUTCMonth() + 1, 0));
+  const day = isoDay(end);
+  return day < to ? day : to;
 }
 
 const go = (f: Filters) => {
@@ -97,7 +115,11 @@ function GroupTable({
                 <span class="bar" style={{ width: `${(Number(r.revenue) / max) * 100}%` }} />
               </td>
               <td class="num">{money(r.revenue)}</td>
-              <td class="num">{count(r.orders)}</td>
+              <td class="num">
+                <a href={rowsOf(filters, { [filterKey]: r.key })} title={`the ${r.key} sales rows`}>
+                  {count(r.orders)}
+                </a>
+              </td>
               <td class="num">{count(r.units)}</td>
             </tr>
           ))}
@@ -203,6 +225,7 @@ export function SalesPage({ params }: { params: URLSearchParams }) {
             {data.freshness.length === 0
               ? 'no sales in this selection'
               : data.freshness.map((f) => `${f.source} ${ago(f.lastCommit)}`).join(', ')}
+            . <a href={rowsOf(filters)}>See the {count(data.current.orders)} sales rows</a>
           </p>
           <section class="panel">
             <h2>Revenue by {data.bucket}</h2>
@@ -226,7 +249,16 @@ export function SalesPage({ params }: { params: URLSearchParams }) {
                     <tr>
                       <td>{s.key}</td>
                       <td class="num">{money(s.revenue)}</td>
-                      <td class="num">{count(s.orders)}</td>
+                      <td class="num">
+                        <a
+                          href={rowsOf(filters, {
+                            from: s.key < filters.from ? filters.from : s.key,
+                            to: bucketEnd(s.key, data.bucket, filters.to),
+                          })}
+                        >
+                          {count(s.orders)}
+                        </a>
+                      </td>
                     </tr>
                   ))}
                 </tbody>

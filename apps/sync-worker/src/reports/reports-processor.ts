@@ -1,5 +1,19 @@
-import { type DatabaseWriter, listRejects, salesAnalytics, salesSummary } from '@datasync/db';
-import { REPORT_JOBS, RejectsFilter, SalesAnalyticsQuery, SalesSummaryRequest } from '@datasync/schemas';
+import {
+  type DatabaseWriter,
+  findSalesBatch,
+  listRejects,
+  listSales,
+  salesAnalytics,
+  salesSummary,
+} from '@datasync/db';
+import {
+  BatchIdParams,
+  REPORT_JOBS,
+  RejectsFilter,
+  SalesAnalyticsQuery,
+  SalesRowsQuery,
+  SalesSummaryRequest,
+} from '@datasync/schemas';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { z } from 'zod';
 
@@ -30,6 +44,15 @@ export function createReportsProcessor(deps: { writer: DatabaseWriter }) {
       case REPORT_JOBS.rejects: {
         const filter = parse(RejectsFilter, job);
         return deps.writer.read((conn) => listRejects(conn, filter));
+      }
+      case REPORT_JOBS.salesRows: {
+        const query = parse(SalesRowsQuery, job);
+        return deps.writer.read((conn) => listSales(conn, query));
+      }
+      case REPORT_JOBS.salesBatchOrigin: {
+        const { batchId } = parse(BatchIdParams, job);
+        // null (no such batch) is an answer the api turns into a 404.
+        return deps.writer.read((conn) => findSalesBatch(conn, batchId));
       }
       default:
         throw new UnrecoverableError(`the reports queue has no job ${job.name}`);
