@@ -1,10 +1,11 @@
 // `npm run bench`: builds, then runs every benchmark against real processes, Redis and DuckDB
 // files in temp folders, and prints the figures. Timing goals are measured here, never in tests.
-//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup)
+//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup, dashboard)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  ensureChromium,
   ensurePnpm,
   ensureRedisServer,
   installWorkspace,
@@ -31,6 +32,13 @@ const BENCHES = [
     file: 'apps/backup-worker/bench/backup-bench.mjs',
     what: 'backup and restore of 1M rows',
   },
+  {
+    name: 'dashboard',
+    file: 'tests/e2e/bench/dashboard-bench.ts',
+    what: 'dashboard queries, time to charts and live delay on 10M rows (BENCH_DASHBOARD_ROWS)',
+    // A whole stack and chromium: run by vitest in the e2e package, like its tests.
+    args: (pnpm) => [pnpm, ['--filter', '@datasync/e2e', 'bench']],
+  },
 ];
 
 nodeVersionOk();
@@ -48,7 +56,9 @@ for (const bench of BENCHES) {
     continue;
   }
   log(`${bench.name}: ${bench.what}`);
-  const r = spawnSync(process.execPath, [file], { cwd: join(file, '..', '..'), stdio: 'inherit' });
+  if (bench.name === 'dashboard') ensureChromium();
+  const [cmd, args] = bench.args?.(pnpm) ?? [process.execPath, [file]];
+  const r = spawnSync(cmd, args, { cwd: bench.args ? ROOT : join(file, '..', '..'), stdio: 'inherit' });
   if (r.status !== 0) {
     failed++;
     log(`${bench.name} failed with exit code ${r.status}`);
