@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { migrate } from '@datasync/db';
 import { tempDir } from '@datasync/testkit';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { Redis } from 'ioredis';
 import { chromium } from 'playwright-core';
 import { expect, it } from 'vitest';
 import { startStack } from '../test/stack.js';
@@ -152,6 +153,73 @@ it(`dashboard on ${ROWS.toLocaleString('en-US')} rows`, async () => {
       `live update after the commit answered: median ${ms(pct(delays, 50))}, worst ${ms(Math.max(...delays))} (goal < 2 s)`,
     );
     await page.close();
+
+    // 5 (here, before the ingest runs). What N open dashboards cost the worker: each viewer holds
+    // the event stream and reads the analytics again on every commit event, as the page does;
+    // the worker's report jobs are counted.
+    // Report jobs the worker answered: BullMQ's completed set of the reports queue (kept 10 min).
+    const redis = new Redis(`redis://127.0.0.1:${stack.redisPort}`);
+    const analyticsJobs = () => redis.zcard('datasync:reports:completed');
+    const viewers = async (n: number, commits: number) => {
+      const aborts = new AbortController();
+      const reads: Promise<unknown>[] = [];
+      let seen = 0;
+      const streams = await Promise.all(
+        Array.from({ length: n }, async () => {
+          const res = await fetch(`${stack.base}/v1/events`, { headers, signal: aborts.signal });
+          const reader = res.body!.getReader();
+          void (async () => {
+            const text = new TextDecoder();
+            try {
+              for (;;) {
+                const { value, done } = await reader.read();
+                if (done) return;
+                if (text.decode(value).includes('event: commit')) {
+                  seen++;
+                  reads.push(timed(queries['analytics, a year by week']).catch(() => undefined));
+                }
+              }
+            } catch {
+              // aborted at the end
+            }
+          })();
+          return reader;
+        }),
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      const before = await analyticsJobs();
+      for (let i = 0; i < commits; i++) {
+        const res = await fetch(`${stack.base}/v1/sales/batches?wait=true`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${stack.keys.ingest}`, 'content-type': 'application/json' },
+          body: JSON.stringify([
+            {
+              id: `v${n}-${i}`,
+              date: '2026-06-03',
+              user_id: 1,
+              product_name: 'Pen',
+              quantity: 1,
+              unit_price: '1.00',
+              total_amount: '1.00',
+              region: 'EU',
+            },
+          ]),
+        });
+        expect(res.status).toBe(202);
+        await new Promise((r) => setTimeout(r, 1_000));
+      }
+      await Promise.all(reads);
+      const jobs = (await analyticsJobs()) - before;
+      aborts.abort();
+      await Promise.all(streams.map((r) => r.cancel().catch(() => undefined)));
+      return { jobs, seen };
+    };
+    const one = await viewers(1, 5);
+    const fifty = await viewers(50, 5);
+    redis.disconnect();
+    say(
+      `dashboards open during 5 commits: 1 viewer cost the worker ${one.jobs} report queries (${one.seen} events seen); 50 viewers ${fifty.jobs} (${fifty.seen} events seen, ${fifty.seen} reads answered)`,
+    );
 
     // 4. Ingest beside the queries: the commit time of 20 batches of 100, alone and under queries.
     const batch = (k: string) =>
