@@ -18,6 +18,7 @@ import { healthRoutes } from './routes/health.js';
 import { importsRoutes } from './routes/imports.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { queuesRoutes } from './routes/queues.js';
 import { reportsRoutes } from './routes/reports.js';
 import { salesBatchesRoutes } from './routes/sales-batches.js';
 import { salesRowsRoutes } from './routes/sales-rows.js';
@@ -80,6 +81,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
     await operator.register(schedulesRoutes, deps);
     await operator.register(reportsRoutes, deps);
     await operator.register(salesRowsRoutes, deps);
+    await operator.register(queuesRoutes, deps);
     await operator.register(eventsRoutes, deps);
     // operator routes: more plugins above this line
   });

@@ -3,7 +3,7 @@ import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 
 export interface SeriesPoint {
-  key: string; // YYYY-MM-DD: the bucket's first day
+  key: string; // YYYY-MM-DD: the bucket's first day, or an ISO time (the live ingest chart)
   value: number;
 }
 
@@ -11,13 +11,21 @@ export interface SeriesPoint {
  * Revenue over time: uPlot on a canvas (small and fast; a table below carries the same figures for
  * screen readers and exact decimals). Redrawn in place when the points change, resized with the page.
  */
-export function TimeChart({ points, label }: { points: SeriesPoint[]; label: string }) {
+export function TimeChart({
+  points,
+  label,
+  height = 260,
+}: {
+  points: SeriesPoint[];
+  label: string;
+  height?: number;
+}) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
   useEffect(() => {
     const el = box.current!;
     const data: uPlot.AlignedData = [
-      points.map((p) => Date.parse(`${p.key}T00:00:00Z`) / 1000),
+      points.map((p) => Date.parse(p.key.length > 10 ? p.key : `${p.key}T00:00:00Z`) / 1000),
       points.map((p) => p.value),
     ];
     if (plot.current) {
@@ -27,7 +35,7 @@ export function TimeChart({ points, label }: { points: SeriesPoint[]; label: str
     plot.current = new uPlot(
       {
         width: el.clientWidth || 600,
-        height: 260,
+        height,
         tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
         scales: { x: { time: true } },
         series: [
@@ -48,7 +56,7 @@ export function TimeChart({ points, label }: { points: SeriesPoint[]; label: str
     );
   }, [points, label]);
   useEffect(() => {
-    const resize = () => plot.current?.setSize({ width: box.current?.clientWidth ?? 600, height: 260 });
+    const resize = () => plot.current?.setSize({ width: box.current?.clientWidth ?? 600, height });
     addEventListener('resize', resize);
     return () => {
       removeEventListener('resize', resize);

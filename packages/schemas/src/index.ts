@@ -5,6 +5,7 @@ export * from './http.js';
 export * from './jobs.js';
 export * from './names.js';
 export * from './operations.js';
+export * from './queues.js';
 export * from './sale.js';
 export * from './sales-rows.js';
 export * from './sales-sync.js';

@@ -150,6 +150,28 @@ describe('the dashboard in a browser', () => {
     await page.close();
   });
 
+  it('the live ingest panel counts a commit per source and shows the queue depths, without reload', async () => {
+    const page = await newPage();
+    await signIn(page, stack.keys.operator);
+    await page.goto(`${stack.base}/#/operations`);
+    const panel = page.getByRole('region', { name: 'Live ingest' });
+    await expect
+      .poll(() => panel.getByRole('table', { name: 'Queue depths' }).textContent())
+      .toMatch(/ingest/);
+    await expect.poll(() => panel.textContent()).toMatch(/^Live ingest\s*Live:/);
+    await post([
+      sale('L-1', 'EU', '5.00'),
+      sale('L-2', 'NA', '6.00'),
+      { ...sale('L-3', 'EU', '1.00'), date: '2026-02-30' },
+    ]);
+    const perSource = panel.getByRole('table', { name: 'Committed per source' });
+    await expect
+      .poll(() => perSource.getByRole('row').nth(1).textContent(), { timeout: 10_000 })
+      .toMatch(/^\S+21$/);
+    await page.screenshot({ path: join(SHOTS, 'operations-live.png'), fullPage: true });
+    await page.close();
+  });
+
   it('the quarantine shows a rejected record with its reasons and raw form', async () => {
     const page = await newPage();
     await signIn(page, stack.keys.operator);
@@ -171,7 +193,9 @@ describe('the dashboard in a browser', () => {
     await expect
       .poll(() => page.getByRole('status').first().textContent(), { timeout: 30_000 })
       .toMatch(/CSV import of sales\.csv done: 5 read, 4 stored, 1 rejected/);
-    await expect.poll(() => page.getByRole('table').first().textContent()).toMatch(/sales-sync/);
+    await expect
+      .poll(() => page.locator('section', { hasText: 'Recent jobs' }).getByRole('table').textContent())
+      .toMatch(/sales-sync/);
     await page.screenshot({ path: join(SHOTS, 'operations.png'), fullPage: true });
 
     await page.getByRole('button', { name: 'Sign out' }).click();

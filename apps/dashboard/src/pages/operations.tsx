@@ -2,7 +2,8 @@ import type { HealthCheckResult, JobStatus, ListBackupsResult, SchedulesBody } f
 import { useEffect, useState } from 'preact/hooks';
 import { api, csrfHeader } from '../api.js';
 import { ago, bytes } from '../format.js';
-import { useLive } from '../live.js';
+import { IngestPanel } from '../ingest-panel.js';
+import { useLive, useThrottled } from '../live.js';
 
 type Load<T> = { data: T | null; error: string | null };
 
@@ -173,7 +174,7 @@ function Restore({ backups, onJob }: { backups: ListBackupsResult; onJob: (line:
 }
 
 export function OperationsPage() {
-  const { jobs: jobEvents } = useLive();
+  const jobEvents = useThrottled(useLive().jobs, 1_000);
   const [done, setDone] = useState(0);
   const jobs = useApi<{ jobs: JobStatus[] }>('/v1/jobs?limit=20', [jobEvents, done]);
   const backups = useApi<ListBackupsResult>('/v1/backups', [done]);
@@ -184,6 +185,7 @@ export function OperationsPage() {
   return (
     <>
       <h1>Operations</h1>
+      <IngestPanel />
       <Actions onJob={onJob} />
       <section class="panel">
         <h2>Recent jobs</h2>

@@ -1,7 +1,7 @@
 import type { RejectEntry, RejectsPage } from '@datasync/schemas';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, query } from '../api.js';
-import { useLive } from '../live.js';
+import { useLive, useThrottled } from '../live.js';
 
 const PAGE = 50;
 const FIELDS = ['batchId', 'importId', 'source', 'reason'] as const;
@@ -50,7 +50,7 @@ export function QuarantinePage({ params }: { params: URLSearchParams }) {
     [params.toString()],
   );
   const offset = Number(params.get('offset') ?? 0) || 0;
-  const { commits } = useLive();
+  const commits = useThrottled(useLive().commits, 1_000);
   const [page, setPage] = useState<RejectsPage | null>(null);
   const [error, setError] = useState<string | null>(null);
   const [open, setOpen] = useState<number | null>(null);

@@ -2,7 +2,7 @@ import type { SalesBatchOrigin, SalesRowsPage } from '@datasync/schemas';
 import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, query } from '../api.js';
 import { bytes, count, money } from '../format.js';
-import { useLive } from '../live.js';
+import { useLive, useThrottled } from '../live.js';
 
 // The drill-down: the sales rows behind a figure (the sales page links here with its filters),
 // and for a batch, where it came from: a POSTed batch, a CSV file or an upstream pull.
@@ -89,7 +89,7 @@ export function RowsPage({ params }: { params: URLSearchParams }) {
     [params.toString()],
   );
   const offset = Number(params.get('offset') ?? 0) || 0;
-  const { commits } = useLive();
+  const commits = useThrottled(useLive().commits, 1_000);
   const [page, setPage] = useState<SalesRowsPage | null>(null);
   const [error, setError] = useState<string | null>(null);
   useEffect(() => {

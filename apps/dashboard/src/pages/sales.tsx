@@ -3,7 +3,7 @@ import { useEffect, useMemo, useState } from 'preact/hooks';
 import { api, query } from '../api.js';
 import { TimeChart } from '../chart.js';
 import { ago, change, count, isoDay, money } from '../format.js';
-import { useLive } from '../live.js';
+import { useLive, useThrottled } from '../live.js';
 import { rowsLink } from './rows.js';
 
 const DAY = 86_400_000;
@@ -142,26 +142,21 @@ export function SalesPage({ params }: { params: URLSearchParams }) {
   const [data, setData] = useState<SalesAnalytics | null>(null);
   const [error, setError] = useState<string | null>(null);
   // Re-read on a filter change, and when a commit lands (at most every 500 ms).
+  const commitsSeen = useThrottled(commits, 500);
   useEffect(() => {
     // Only the newest request's answer is shown: a slower, older one arriving late is dropped.
     let current = true;
-    const timer = setTimeout(
-      () => {
-        api<SalesAnalytics>(`/v1/sales/analytics${query({ ...filters })}`)
-          .then((d) => {
-            if (!current) return;
-            setData(d);
-            setError(null);
-          })
-          .catch((e: Error) => current && setError(e.message));
-      },
-      commits === 0 ? 0 : 500,
-    );
+    api<SalesAnalytics>(`/v1/sales/analytics${query({ ...filters })}`)
+      .then((d) => {
+        if (!current) return;
+        setData(d);
+        setError(null);
+      })
+      .catch((e: Error) => current && setError(e.message));
     return () => {
       current = false;
-      clearTimeout(timer);
     };
-  }, [filters, commits]);
+  }, [filters, commitsSeen]);
 
   const onSubmit = (event: Event) => {
     event.preventDefault();
