@@ -10,7 +10,7 @@ import { INGEST_BUCKET_MS, useLive, useThrottled } from './live.js';
  * events themselves (no query), and the queue depths, read again when a commit or job event
  * arrives (at most once a second), never on a timer.
  */
-const perSecond = (n: number) => (n >= 10 || n === 0 ? count(Math.round(n)) : n.toFixed(1));
+const perSecond = (n: number) => (n >= 10 || n === 0 ? count(Math.round(n)) : n.toFixed(n < 1 ? 2 : 1));
 
 export function IngestPanel() {
   const { ingest, commits, jobs, connected } = useLive();
