@@ -26,7 +26,7 @@ export async function listSales(conn: DuckDBConnection, q: SalesRowsQuery): Prom
             unit_price::VARCHAR AS unit_price, total_amount::VARCHAR AS total_amount, region, batch_id,
             strftime(ingested_at AT TIME ZONE 'UTC', ${ISO}) AS ingested_at
      FROM sales ${where}
-     ORDER BY date DESC, ingested_at DESC, batch_id, external_id NULLS LAST, user_id, product_name
+     ORDER BY date DESC, ingested_at DESC, rowid DESC
      LIMIT ${q.limit} OFFSET ${q.offset}`,
     params,
   );
