@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { Transform } from 'node:stream';
@@ -122,13 +123,14 @@ export async function materializeArchive(
   const compressed = new DigestTap();
   const raw = new DigestTap();
   let inspection: DatabaseFileInspection | null = null;
+  const out = createWriteStream(dest);
   try {
     await pipeline(
       createReadStream(archive, { highWaterMark: 1 << 20 }),
       compressed,
       createGunzip(),
       raw,
-      createWriteStream(dest),
+      out,
     );
     if (compressed.bytes !== expected.size) {
       problems.push(`the file has ${compressed.bytes} bytes, the manifest says ${expected.size}`);
@@ -140,6 +142,9 @@ export async function materializeArchive(
       problems.push('the decompressed database differs from the one backed up');
     }
   } catch (error) {
+    // An early failure can reject before the file is even open: wait until it is closed, or its
+    // late open would create the file again after it is removed below.
+    if (!out.closed) await once(out, 'close');
     // A full or read-only disk says nothing about the backup: not "corrupt", and not kept.
     if (isStorageFailure(error)) {
       await removeDatabaseFile(dest);
