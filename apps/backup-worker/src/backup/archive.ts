@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import { Transform } from 'node:stream';
@@ -144,7 +143,8 @@ export async function materializeArchive(
   } catch (error) {
     // An early failure can reject before the file is even open: wait until it is closed, or its
     // late open would create the file again after it is removed below.
-    if (!out.closed) await once(out, 'close');
+    // (Not events.once: the stream also emits the pipeline's error, which would reject it.)
+    if (!out.closed) await new Promise<void>((resolve) => out.once('close', () => resolve()));
     // A full or read-only disk says nothing about the backup: not "corrupt", and not kept.
     if (isStorageFailure(error)) {
       await removeDatabaseFile(dest);
