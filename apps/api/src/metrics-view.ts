@@ -1,5 +1,5 @@
 import { LAST_SUCCESS_KEY, Metrics, readOutsideHolder, readPublishedMetrics } from '@datasync/runtime';
-import type { QueueName } from '@datasync/schemas';
+import { JOBS, type QueueName } from '@datasync/schemas';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AggregatorRegistry, collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
@@ -73,7 +73,7 @@ export function apiMetrics(queues: Map<QueueName, Queue>, redis: Redis): Metrics
       this.set({ pid: String(holder.pid ?? 'unknown'), program: holder.program ?? 'unknown' }, seconds);
     },
   });
-  age('datasync_last_sync_age_seconds', 'Seconds since the last successful sales sync job', 'sales-sync');
-  age('datasync_last_backup_age_seconds', 'Seconds since the newest backup was made', 'backup');
+  age('datasync_last_sync_age_seconds', 'Seconds since the last successful sales sync job', JOBS.salesSync);
+  age('datasync_last_backup_age_seconds', 'Seconds since the newest backup was made', JOBS.backup);
   return metrics;
 }

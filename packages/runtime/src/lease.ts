@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Redis } from 'ioredis';
 import { runScript } from './scripts.js';
 
@@ -16,8 +17,6 @@ export interface LeaseOptions {
 
 /** A token that names its holder, for whoever reads the key in Redis. */
 export const newLeaseToken = () => `${hostname()}:${process.pid}:${randomUUID()}`;
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * A lease in Redis: a key holding a random token with a TTL, renewed while held, released by
@@ -61,7 +60,7 @@ export class Lease {
     for (;;) {
       if (await this.tryAcquire()) return true;
       if (Date.now() > deadline) return false;
-      await sleep(options.pollMs);
+      await delay(options.pollMs);
     }
   }
 

@@ -2,6 +2,7 @@ import {
   BACKUP_JOBS,
   HEALTH_CHECK_JOB,
   HealthCheckResult,
+  JOBS,
   QUEUES,
   type QueueName,
   SalesSyncOutcome,
@@ -39,7 +40,7 @@ export function noSalesReason(result: unknown): string | null {
 
 /** The contract's triggers on a completed job: a sync with no sales, a failed health check or verification. */
 export function alertForCompletedJob(job: FinishedJob): RaisedAlert | null {
-  if (job.queue === QUEUES.salesSync && job.name === 'sales-sync') {
+  if (job.queue === QUEUES.salesSync && job.name === JOBS.salesSync) {
     const source =
       (job.result as { source?: unknown } | null)?.source ??
       (job.data as { source?: unknown } | null)?.source;
