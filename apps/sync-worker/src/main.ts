@@ -1,4 +1,4 @@
-import { createWriterFromConfig } from '@datasync/db';
+import { createWriterFromConfig, exitOnForeignDatabase } from '@datasync/db';
 import {
   bootWorker,
   LEADER_KEYS,
@@ -21,6 +21,8 @@ import { createUserImportProcessor } from './user-import/user-import-processor.j
 const { config, logger, connection, lockRedis, shutdownWith } = bootWorker('sync-worker', {
   lockConnection: true,
 });
+// Before anything opens the file for writing: the old script's database is refused, never migrated.
+await exitOnForeignDatabase('sync-worker', config.DATABASE_PATH);
 
 const metrics = new Metrics('sync-worker');
 metrics.trackDatabaseFile(config.DATABASE_PATH);
