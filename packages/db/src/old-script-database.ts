@@ -17,6 +17,8 @@ export interface OldScriptDatabaseOptions {
 }
 
 export interface OldSaleRow {
+  /** Defaults to the next id; give one to repeat an id. */
+  id?: number;
   date: string | null;
   user_id: number | null;
   product_name: string | null;
@@ -74,7 +76,7 @@ export async function createOldScriptDatabase(
       await conn.run(
         'INSERT INTO sales VALUES ($1, $2::DATE, $3, $4, $5, $6::DECIMAL(10,2), $7::DECIMAL(10,2), $8, now())',
         [
-          id,
+          row.id ?? id,
           row.date,
           row.user_id,
           row.product_name,
