@@ -113,3 +113,53 @@ export async function createOldScriptDatabase(
     instance.closeSync();
   }
 }
+
+// ---------------------------------------------------------------- a sample with bad rows
+
+/** A plaintext password the old script stored as it was: it must never show anywhere. */
+export const OLD_SCRIPT_PLAINTEXT = 'TempPass123!';
+
+const goodOldSale: OldSaleRow = {
+  date: '2024-03-10',
+  user_id: 7,
+  product_name: 'Laptop',
+  quantity: 2,
+  unit_price: '999.99',
+  total_amount: '1999.98',
+  region: 'North America',
+};
+
+/** 6 bad sales (3 in March 2024, one without a date, two repeats of id 1), one good. */
+export const OLD_SCRIPT_SAMPLE_SALES: OldSaleRow[] = [
+  goodOldSale,
+  { ...goodOldSale, total_amount: '1500.00' }, // not quantity x unit_price
+  { ...goodOldSale, quantity: 0, total_amount: '0.00' }, // quantity 0, total 0
+  { ...goodOldSale, region: null }, // region missing
+  { ...goodOldSale, date: null }, // no date
+  { ...goodOldSale, id: 1 }, // repeats the id of the first generated row (valid otherwise)
+  { ...goodOldSale, id: 1, date: '2024-03-11' },
+];
+
+export const OLD_SCRIPT_SAMPLE_USERS: OldUserRow[] = [
+  { username: 'Alice.B', email: 'alice@example.com', role: 'manager', password_hash: SAMPLE_BCRYPT },
+  { username: 'plain', email: 'plain@example.com', role: 'user', password_hash: OLD_SCRIPT_PLAINTEXT },
+  {
+    username: 'sha',
+    email: 'sha@example.com',
+    role: 'user',
+    password_hash: 'e38ad214943daad1d64c102faec29de4afe9da3d',
+  },
+  { username: 'boss', email: 'boss@example.com', role: 'superuser', password_hash: OLD_SCRIPT_PLAINTEXT }, // bad role
+  { username: 'plain', email: 'plain2@example.com', role: 'user', password_hash: OLD_SCRIPT_PLAINTEXT }, // repeated username
+  { username: 'bad-mail', email: 'not an address', role: 'user', password_hash: OLD_SCRIPT_PLAINTEXT },
+];
+
+/** `sales` good generated sales (2024) + OLD_SCRIPT_SAMPLE_SALES; 5 argon2 users + OLD_SCRIPT_SAMPLE_USERS: for tests. */
+export function createSampleOldDatabase(path: string, sales = 300) {
+  return createOldScriptDatabase(path, {
+    sales,
+    users: 5,
+    extraSales: OLD_SCRIPT_SAMPLE_SALES,
+    extraUsers: OLD_SCRIPT_SAMPLE_USERS,
+  });
+}

@@ -98,6 +98,7 @@ export const MigrateQuery = z.object({
     .transform((v) => (v === undefined ? [] : Array.isArray(v) ? v : [v]))
     .pipe(MappingEntries)
     .describe('repeatable: FIELD=OLD_COLUMN, TABLE.FIELD=OLD_COLUMN or TABLE=OLD_TABLE'),
+  name: z.string().max(1024).optional().describe('the file name to show in the report'),
 });
 
 /** A user row of the old table, checked like an imported user's (no password field). */
