@@ -54,7 +54,7 @@ try {
     );
 
   started = performance.now();
-  const dry = await migrate(true);
+  await migrate(true);
   const dryMs = performance.now() - started;
   started = performance.now();
   const report = await migrate(false);
