@@ -188,4 +188,14 @@ describe('datasync migrate: the old database copied through the same rules', () 
     const report = await migrate({ file: renamed, map: ['sales=orders', 'total_amount=amount'] });
     expect(table(report, 'sales')).toMatchObject({ oldTable: 'orders', read: 307, stored: 301, rejected: 6 });
   });
+
+  it('refuses a datasync database (the live file or a backup) instead of storing its sales twice', async () => {
+    const { migrate, writer, importDir } = await setup();
+    await migrate();
+    const copy = join(importDir, 'own.duckdb');
+    await writer.exclusive(async ({ path }) => copyFileSync(path, copy));
+    await expect(migrate({ file: copy })).rejects.toThrow(
+      "this file is a datasync database, not the old script's",
+    );
+  });
 });

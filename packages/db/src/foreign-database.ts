@@ -121,6 +121,8 @@ export type DatabaseFileCheck =
  */
 export async function checkDatabaseFile(path: string): Promise<DatabaseFileCheck> {
   if (!existsSync(path) || statSync(path).size === 0) return { state: 'absent' };
+  // Built before the file is opened: a worker of ours opening it meanwhile waits as short as can be.
+  await expectedSchema();
   let instance: DuckDBInstance;
   try {
     instance = await DuckDBInstance.create(path, { access_mode: 'READ_ONLY' });

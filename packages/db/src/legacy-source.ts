@@ -63,6 +63,11 @@ export async function describeLegacy(conn: DuckDBConnection, mapping: LegacyMapp
     const name = String(row.table_name);
     found.set(name, [...(found.get(name) ?? []), String(row.column_name)]);
   }
+  if (found.has('schema_migrations') && found.has('ingest_batches')) {
+    throw new MigrationSourceError(
+      "this file is a datasync database, not the old script's: migrating it would store its sales twice (a datasync backup is brought back with datasync restore)",
+    );
+  }
   const lookup = (names: Iterable<string>, wanted: string) =>
     [...names].find((n) => n === wanted) ?? [...names].find((n) => n.toLowerCase() === wanted.toLowerCase());
   const tables: LegacyTable[] = [];
