@@ -121,7 +121,9 @@ function startApp(name, attempt = 0) {
     const next = quick ? attempt + 1 : 0;
     const delay = Math.min(30_000, 1000 * 2 ** Math.min(next, 5));
     if (code === 78) {
-      log(`${name} refused its configuration (exit 78): fix the variable it names above; not restarting it`);
+      log(
+        `${name} refused to start (exit 78): fix what it names above (a variable, or a database it did not create); not restarting it`,
+      );
       return;
     }
     log(`${name} exited (${signal ?? `code ${code}`}); restarting in ${delay / 1000}s`);

@@ -18,6 +18,7 @@ import { healthRoutes } from './routes/health.js';
 import { importsRoutes } from './routes/imports.js';
 import { jobsRoutes } from './routes/jobs.js';
 import { metricsRoutes } from './routes/metrics.js';
+import { migrationsRoutes } from './routes/migrations.js';
 import { queuesRoutes } from './routes/queues.js';
 import { reportsRoutes } from './routes/reports.js';
 import { salesBatchesRoutes } from './routes/sales-batches.js';
@@ -83,6 +84,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
     await operator.register(salesRowsRoutes, deps);
     await operator.register(queuesRoutes, deps);
     await operator.register(eventsRoutes, deps);
+    await operator.register(migrationsRoutes, deps);
     // operator routes: more plugins above this line
   });
 

@@ -1,4 +1,4 @@
-import { createWriterFromConfig, WriterLock } from '@datasync/db';
+import { createWriterFromConfig, exitOnForeignDatabase, WriterLock } from '@datasync/db';
 import {
   BACKUP_OPS_LOCK_KEY,
   bootWorker,
@@ -17,6 +17,8 @@ import { startOperations } from './health/operations.js';
 const { config, logger, connection, lockRedis, shutdownWith } = bootWorker('backup-worker', {
   lockConnection: true,
 });
+// Before anything opens the file for writing: the old script's database is refused, never migrated.
+await exitOnForeignDatabase('backup-worker', config.DATABASE_PATH);
 
 const metrics = new Metrics('backup-worker');
 const { writer } = createWriterFromConfig(config, {

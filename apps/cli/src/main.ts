@@ -11,6 +11,7 @@ import {
 import { healthCheckCommand, schedulesCommand } from './commands/health.js';
 import { jobsCommand } from './commands/jobs.js';
 import { keysCommand } from './commands/keys.js';
+import { migrateCommand } from './commands/migrate.js';
 import { syncSalesCommand } from './commands/sales.js';
 import { importUsersCommand } from './commands/users.js';
 import { NoWorkerError } from './wait.js';
@@ -28,6 +29,7 @@ const COMMANDS: Command[] = [
   schedulesCommand,
   jobsCommand,
   keysCommand,
+  migrateCommand,
 ];
 
 function usage(): string {

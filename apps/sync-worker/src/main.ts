@@ -1,4 +1,4 @@
-import { createWriterFromConfig } from '@datasync/db';
+import { createWriterFromConfig, exitOnForeignDatabase } from '@datasync/db';
 import {
   bootWorker,
   LEADER_KEYS,
@@ -9,11 +9,12 @@ import {
   workersFollowingLead,
   writerObserver,
 } from '@datasync/runtime';
-import { QUEUES } from '@datasync/schemas';
-import type { Worker } from 'bullmq';
+import { JOBS, QUEUES } from '@datasync/schemas';
+import type { Job, Worker } from 'bullmq';
 import { commitEventPublisher } from './ingest/commit-events.js';
 import { GroupCommitter } from './ingest/group-committer.js';
 import { createIngestProcessor } from './ingest/ingest-processor.js';
+import { createMigrateProcessor } from './migrate/migrate-processor.js';
 import { createReportsProcessor } from './reports/reports-processor.js';
 import { createSalesSyncProcessor } from './sales-sync/sales-sync-processor.js';
 import { createUserImportProcessor } from './user-import/user-import-processor.js';
@@ -21,6 +22,8 @@ import { createUserImportProcessor } from './user-import/user-import-processor.j
 const { config, logger, connection, lockRedis, shutdownWith } = bootWorker('sync-worker', {
   lockConnection: true,
 });
+// Before anything opens the file for writing: the old script's database is refused, never migrated.
+await exitOnForeignDatabase('sync-worker', config.DATABASE_PATH);
 
 const metrics = new Metrics('sync-worker');
 metrics.trackDatabaseFile(config.DATABASE_PATH);
@@ -38,6 +41,10 @@ const committer = new GroupCommitter({
   maxWaitMs: config.GROUP_COMMIT_MAX_WAIT_MS,
   onCommitted: commitEventPublisher(connection),
 });
+// The old database's migration (`datasync migrate`) is a job on the sales-sync queue too.
+const salesSync = createSalesSyncProcessor({ writer, config, logger });
+const migrateLegacy = createMigrateProcessor({ writer, config, logger });
+const salesSyncOrMigrate = (job: Job) => (job.name === JOBS.migrate ? migrateLegacy(job) : salesSync(job));
 // Every queue worker waits for the lead: a second sync-worker is a standby for availability and
 // takes no job (so no DuckDB handover) until the leader is gone (docs/operations.md, Scaling).
 const deps = { connection, config, logger, autorun: false };
@@ -49,7 +56,7 @@ const workers: Worker[] = [
   }),
   startQueueWorker(QUEUES.userImport, createUserImportProcessor({ writer, config, logger }), deps),
   // The nightly sales sync is scheduled: a run that finds the previous one still active is skipped.
-  startQueueWorker(QUEUES.salesSync, createSalesSyncProcessor({ writer, config, logger }), {
+  startQueueWorker(QUEUES.salesSync, salesSyncOrMigrate, {
     ...deps,
     scheduled: { metrics },
   }),

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DatabaseFatalError, isFatalDuckDbError, LockLostError } from './errors.js';
+import { ForeignDatabaseError, findForeignTables } from './foreign-database.js';
 import { migrate } from './migrations.js';
 import type { LockGrant, WriterLock } from './writer-lock.js';
 import { openDatabaseFile } from './writer-open.js';
@@ -221,6 +222,16 @@ export class DatabaseWriter {
     this.instance = await openDatabaseFile({ path, lock, logger, observer, openTimeoutMs, duckdbOptions });
     await lock.noteFileOpen();
     this.conn = await this.instance.connect();
+    // Never migrate a file someone else wrote (the old script's database): see foreign-database.ts.
+    const foreign = await findForeignTables(this.conn);
+    if (foreign.length > 0) {
+      this.conn.disconnectSync();
+      this.instance.closeSync();
+      this.conn = null;
+      this.instance = null;
+      await lock.noteFileClosed();
+      throw new ForeignDatabaseError(path, foreign);
+    }
     const applied = await migrate(this.conn);
     if (applied.length) logger.info({ migrations: applied }, 'database migrated');
   }

@@ -3,6 +3,7 @@ export * from './backups.js';
 export * from './env.js';
 export * from './http.js';
 export * from './jobs.js';
+export * from './migration.js';
 export * from './names.js';
 export * from './operations.js';
 export * from './queues.js';

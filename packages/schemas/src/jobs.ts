@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MigrateJobData } from './migration.js';
 import { BackupName, ImportFilePath } from './names.js';
 import { RecordError, StoredSaleTuple } from './sale.js';
 
@@ -46,6 +47,7 @@ export const JOBS = {
   salesSync: 'sales-sync',
   userImport: 'user-import',
   healthCheck: 'health-check',
+  migrate: 'migrate',
   ...BACKUP_JOBS,
   ...REPORT_JOBS,
 } as const;
@@ -59,6 +61,8 @@ export const OPERATOR_JOB_QUEUES = {
   [JOBS.restore]: QUEUES.backup,
   [JOBS.verify]: QUEUES.backup,
   [JOBS.healthCheck]: QUEUES.health,
+  // The old database's migration runs on the sync-worker beside the other writes of sales.
+  [JOBS.migrate]: QUEUES.salesSync,
 } as const satisfies Record<string, QueueName>;
 export type OperatorJobType = keyof typeof OPERATOR_JOB_QUEUES;
 export const OPERATOR_JOB_TYPES = Object.keys(OPERATOR_JOB_QUEUES) as OperatorJobType[];
@@ -144,6 +148,7 @@ export const OPERATOR_JOB_PAYLOADS = {
   [JOBS.restore]: RestoreJobData,
   [JOBS.verify]: VerifyBackupJobData,
   [JOBS.healthCheck]: HealthCheckJobData,
+  [JOBS.migrate]: MigrateJobData,
 } as const satisfies Record<OperatorJobType, z.ZodType>;
 
 // ---------------------------------------------------------------- report jobs

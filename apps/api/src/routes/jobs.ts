@@ -107,6 +107,9 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
         if (type === JOBS.salesSync) {
           throw unsupportedMediaType('a sales CSV file is uploaded to POST /v1/sales/imports');
         }
+        if (type === JOBS.migrate) {
+          throw unsupportedMediaType('an old database file is uploaded to POST /v1/migrations');
+        }
         if (type !== JOBS.userImport) {
           throw unsupportedMediaType(
             `job type ${type} takes a JSON body (Content-Type: application/json), not a file`,
