@@ -220,4 +220,21 @@ describe('datasync export against the api and a real sync-worker', () => {
     }
     expect(exportsLeft()).toEqual([]);
   });
+
+  // Last: it adds rows. The demo-to-production step of docs/operations.md, as written there.
+  it('an exported sales CSV imports as it is with sync-sales --csv: every row accepted, none rejected', async () => {
+    const file = join(out.path, 'demo-sales.csv');
+    const exported = await datasync(['export', 'sales', '--from', '2026-02-01', '--out', file]);
+    expect(exported.code, exported.out).toBe(0);
+    const before = await storedSales('2026-02-01', '2026-02-01');
+    const imported = await datasync(['sync-sales', '--csv', file]);
+    expect(imported.code, imported.out).toBe(0);
+    expect(imported.out).toMatch(new RegExp(`accepted\\s+${SALES / 4}\\n`));
+    expect(imported.out).toMatch(/rejected\s+0\n/);
+    const after = await storedSales('2026-02-01', '2026-02-01');
+    const asImported = after.filter((r) => r.source === 'csv');
+    const key = (r: Record<string, unknown>) =>
+      [r.id, r.date, r.user_id, r.product_name, r.quantity, r.unit_price, r.total_amount, r.region].join('|');
+    expect(asImported.map(key).sort()).toEqual(before.map(key).sort());
+  });
 });
