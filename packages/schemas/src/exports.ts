@@ -57,7 +57,11 @@ export const ExportTableJobData = z.object({
 export type ExportTableJobData = z.infer<typeof ExportTableJobData>;
 
 export const ExportTableResult = z.object({
-  file: z.string().describe('absolute path of the written file, under IMPORT_DIR/.exports'),
+  // A name, not a path: the api finds it in its own IMPORT_DIR, which may be mounted elsewhere.
+  file: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$/, 'a file name in IMPORT_DIR/.exports')
+    .describe('the file name in IMPORT_DIR/.exports'),
   rows: z.number().int(),
   bytes: z.number().int(),
 });

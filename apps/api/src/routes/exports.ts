@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { isAbsolute, join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   EXPORT_CONTENT_TYPES,
   EXPORTS_FOLDER,
@@ -26,15 +26,8 @@ export function exportFileName(table: ExportTable, format: ExportFormat, from?: 
   return `${table}${from ? `-from-${from}` : ''}${to ? `-to-${to}` : ''}.${format}`;
 }
 
-/** The worker names the file: it must be in IMPORT_DIR/.exports, never any other path. */
-function exportFileOf(file: string, importDir: string): string {
-  const dir = join(resolve(importDir), EXPORTS_FOLDER);
-  const rel = relative(dir, resolve(file));
-  if (!rel || rel.startsWith('..') || isAbsolute(rel) || rel.includes('/')) {
-    throw new HttpProblem(500, 'Worker Failed', `the export worker named a file outside ${EXPORTS_FOLDER}`);
-  }
-  return join(dir, rel);
-}
+/** The worker names the file (checked by ExportTableResult): it is in this api's IMPORT_DIR/.exports. */
+const exportFileOf = (name: string, importDir: string) => join(resolve(importDir), EXPORTS_FOLDER, name);
 
 async function openExport(file: string): Promise<ReadStream> {
   const stream = createReadStream(file);

@@ -24,10 +24,11 @@ export async function writeExport(
   data: ExportTableJobData,
 ): Promise<ExportTableResult> {
   await mkdir(exportsDir, { recursive: true, mode: 0o700 });
-  const file = join(exportsDir, `${data.table}-${randomUUID()}.${data.format}`);
+  const name = `${data.table}-${randomUUID()}.${data.format}`;
+  const file = join(exportsDir, name);
   try {
     const counts = await writer.read((conn) => exportTable(conn, data, file));
-    return { file, ...counts };
+    return { file: name, ...counts };
   } catch (error) {
     await rm(file, { force: true });
     throw error;
