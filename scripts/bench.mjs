@@ -1,6 +1,6 @@
 // `npm run bench`: builds, then runs every benchmark against real processes, Redis and DuckDB
 // files in temp folders, and prints the figures. Timing goals are measured here, never in tests.
-//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup, dashboard, migrate)
+//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup, dashboard, migrate, export)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,6 +43,11 @@ const BENCHES = [
     name: 'migrate',
     file: 'apps/sync-worker/bench/migrate-bench.mjs',
     what: "migration of an old-script database of 1M sales and 10,000 users, with the report's figures",
+  },
+  {
+    name: 'export',
+    file: 'apps/sync-worker/bench/export-bench.mjs',
+    what: 'export of 1M sales as CSV and Parquet',
   },
 ];
 

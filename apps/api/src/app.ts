@@ -14,6 +14,7 @@ import { closeSilentConnections, guardBodyRate, serverTimeoutOptions } from './p
 import { uploads } from './plugins/uploads.js';
 import { backupsRoutes } from './routes/backups.js';
 import { eventsRoutes } from './routes/events.js';
+import { exportsRoutes } from './routes/exports.js';
 import { healthRoutes } from './routes/health.js';
 import { importsRoutes } from './routes/imports.js';
 import { jobsRoutes } from './routes/jobs.js';
@@ -85,6 +86,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
     await operator.register(queuesRoutes, deps);
     await operator.register(eventsRoutes, deps);
     await operator.register(migrationsRoutes, deps);
+    await operator.register(exportsRoutes, deps);
     // operator routes: more plugins above this line
   });
 

@@ -44,14 +44,34 @@ export class ApiClient {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(init.json);
     }
-    let response: Response;
+    const response = await this.send(path, {
+      method,
+      headers,
+      body,
+      ...(duplex ? { duplex } : {}),
+    } as RequestInit);
+    const text = await response.text();
+    const parsed = parseBody(text);
+    if (!response.ok) throw problemError(response, text, parsed);
+    return parsed as T;
+  }
+
+  /**
+   * A GET whose answer is a file: the response, its body unread, once the status is a success;
+   * a problem+json answer is thrown as an ApiError like any other.
+   */
+  async download(path: string): Promise<Response> {
+    const headers: Record<string, string> = { accept: '*/*' };
+    if (this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
+    const response = await this.send(path, { method: 'GET', headers });
+    if (response.ok) return response;
+    const text = await response.text();
+    throw problemError(response, text, parseBody(text));
+  }
+
+  private async send(path: string, init: RequestInit): Promise<Response> {
     try {
-      response = await fetch(`${this.baseUrl}${path}`, {
-        method,
-        headers,
-        body,
-        ...(duplex ? { duplex } : {}),
-      } as RequestInit);
+      return await fetch(`${this.baseUrl}${path}`, init);
     } catch (error) {
       const cause = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
       throw new ApiError(
@@ -59,27 +79,29 @@ export class ApiClient {
         0,
       );
     }
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      // a non-JSON answer is shown as it is
-    }
-    if (!response.ok) {
-      const problem = parsed as
-        | { detail?: string; title?: string; errors?: { path: string; message: string }[] }
-        | undefined;
-      const extra = problem?.errors?.length
-        ? `\n${problem.errors.map((e) => `  - ${e.path || '(body)'}: ${e.message}`).join('\n')}`
-        : '';
-      const hint = response.status === 401 ? ' (set DATASYNC_API_KEY to an operator key)' : '';
-      throw new ApiError(
-        `${response.status} ${problem?.title ?? response.statusText}: ${problem?.detail ?? text}${hint}${extra}`,
-        response.status,
-        parsed,
-      );
-    }
-    return parsed as T;
   }
+}
+
+function parseBody(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : undefined;
+  } catch {
+    return text; // a non-JSON answer is shown as it is
+  }
+}
+
+/** A failed answer (problem+json or not) as the error the CLI prints. */
+function problemError(response: Response, text: string, parsed: unknown): ApiError {
+  const problem = parsed as
+    | { detail?: string; title?: string; errors?: { path: string; message: string }[] }
+    | undefined;
+  const extra = problem?.errors?.length
+    ? `\n${problem.errors.map((e) => `  - ${e.path || '(body)'}: ${e.message}`).join('\n')}`
+    : '';
+  const hint = response.status === 401 ? ' (set DATASYNC_API_KEY to an operator key)' : '';
+  return new ApiError(
+    `${response.status} ${problem?.title ?? response.statusText}: ${problem?.detail ?? text}${hint}${extra}`,
+    response.status,
+    parsed,
+  );
 }

@@ -8,6 +8,7 @@ import {
   restoreCommand,
   verifyBackupCommand,
 } from './commands/backups.js';
+import { exportCommand } from './commands/export.js';
 import { healthCheckCommand, schedulesCommand } from './commands/health.js';
 import { jobsCommand } from './commands/jobs.js';
 import { keysCommand } from './commands/keys.js';
@@ -30,6 +31,7 @@ const COMMANDS: Command[] = [
   jobsCommand,
   keysCommand,
   migrateCommand,
+  exportCommand,
 ];
 
 function usage(): string {

@@ -11,6 +11,7 @@ import {
 } from '@datasync/runtime';
 import { JOBS, QUEUES } from '@datasync/schemas';
 import type { Job, Worker } from 'bullmq';
+import { ExportSweeper, exportsDirOf } from './exports/export-files.js';
 import { commitEventPublisher } from './ingest/commit-events.js';
 import { GroupCommitter } from './ingest/group-committer.js';
 import { createIngestProcessor } from './ingest/ingest-processor.js';
@@ -45,6 +46,11 @@ const committer = new GroupCommitter({
 const salesSync = createSalesSyncProcessor({ writer, config, logger });
 const migrateLegacy = createMigrateProcessor({ writer, config, logger });
 const salesSyncOrMigrate = (job: Job) => (job.name === JOBS.migrate ? migrateLegacy(job) : salesSync(job));
+const exportsDir = exportsDirOf(config.IMPORT_DIR);
+const exportSweeper = new ExportSweeper({
+  exportsDir,
+  logger: logger.child({ component: 'exports' }),
+}).start();
 // Every queue worker waits for the lead: a second sync-worker is a standby for availability and
 // takes no job (so no DuckDB handover) until the leader is gone (docs/operations.md, Scaling).
 const deps = { connection, config, logger, autorun: false };
@@ -60,7 +66,7 @@ const workers: Worker[] = [
     ...deps,
     scheduled: { metrics },
   }),
-  startQueueWorker(QUEUES.reports, createReportsProcessor({ writer }), {
+  startQueueWorker(QUEUES.reports, createReportsProcessor({ writer, exportsDir }), {
     ...deps,
     concurrency: 4,
     quiet: true,
@@ -82,5 +88,6 @@ shutdownWith([
   // Last: the standby takes over at once, and finds the database closed and the lock free.
   { name: 'leadership', close: () => leadership.close() },
   { name: 'metrics', close: () => publisher.close() },
+  { name: 'exports', close: () => exportSweeper.close(), local: true },
 ]);
 logger.info({ queues: workers.map((w) => w.name), database: config.DATABASE_PATH }, 'sync-worker started');

@@ -4,6 +4,7 @@ export * from './csv-chunk.js';
 export * from './csv-chunk-types.js';
 export * from './csv-ledger.js';
 export * from './errors.js';
+export * from './export.js';
 export * from './foreign-database.js';
 export * from './health.js';
 export * from './legacy-report.js';

@@ -1,6 +1,7 @@
 export * from './analytics.js';
 export * from './backups.js';
 export * from './env.js';
+export * from './exports.js';
 export * from './http.js';
 export * from './jobs.js';
 export * from './migration.js';

@@ -28,6 +28,7 @@ export const REPORT_JOBS = {
   salesRows: 'list-sales',
   salesBatchOrigin: 'sales-batch-origin',
   backups: 'list-backups',
+  exportTable: 'export-table',
 } as const;
 
 /** Job names on the `backup` queue (payloads: BackupJobData, BackupCleanupJobData, ... below). */

@@ -8,6 +8,7 @@ import {
 } from '@datasync/db';
 import {
   BatchIdParams,
+  ExportTableJobData,
   REPORT_JOBS,
   RejectsFilter,
   SalesAnalyticsQuery,
@@ -16,12 +17,17 @@ import {
 } from '@datasync/schemas';
 import { type Job, UnrecoverableError } from 'bullmq';
 import type { z } from 'zod';
+import { writeExport } from '../exports/export-files.js';
 
 /**
  * The reports queue's processor: the api's reads (it never opens DuckDB) run here on a read
  * connection of their own beside any write transaction, so a report never holds up ingest.
  */
-export function createReportsProcessor(deps: { writer: DatabaseWriter }) {
+export function createReportsProcessor(deps: {
+  writer: DatabaseWriter;
+  /** Where export-table jobs write their files (IMPORT_DIR/.exports); without it they fail. */
+  exportsDir?: string;
+}) {
   const parse = <T extends z.ZodType>(schema: T, job: Job): z.output<T> => {
     const parsed = schema.safeParse(job.data);
     if (!parsed.success) {
@@ -53,6 +59,11 @@ export function createReportsProcessor(deps: { writer: DatabaseWriter }) {
         const { batchId } = parse(BatchIdParams, job);
         // null (no such batch) is an answer the api turns into a 404.
         return deps.writer.read((conn) => findSalesBatch(conn, batchId));
+      }
+      case REPORT_JOBS.exportTable: {
+        const data = parse(ExportTableJobData, job);
+        if (!deps.exportsDir) throw new UnrecoverableError('this worker writes no exports (no exportsDir)');
+        return writeExport(deps.writer, deps.exportsDir, data);
       }
       default:
         throw new UnrecoverableError(`the reports queue has no job ${job.name}`);
