@@ -1,6 +1,6 @@
 // `npm run bench`: builds, then runs every benchmark against real processes, Redis and DuckDB
 // files in temp folders, and prints the figures. Timing goals are measured here, never in tests.
-//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup, dashboard)
+//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup, dashboard, stream)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,6 +38,11 @@ const BENCHES = [
     what: 'dashboard queries, time to charts and live delay on 10M rows (BENCH_DASHBOARD_ROWS)',
     // A whole stack and chromium: run by vitest in the e2e package, like its tests.
     args: (pnpm) => [pnpm, ['--filter', '@datasync/e2e', 'bench']],
+  },
+  {
+    name: 'stream',
+    file: 'apps/sync-worker/bench/stream-bench.mjs',
+    what: 'Redis Stream source: rows/s into DuckDB (backlog and live), beside the HTTP ingest figure',
   },
 ];
 
