@@ -258,7 +258,8 @@ describe('the health check with a stream source (SALES_STREAM_KEY)', () => {
       SALES_STREAM_KEY: 'sales:live',
       HEALTH_MAX_STREAM_LAG_SECONDS: '60',
     });
-    const at = async (now: number) => byName(await runHealthCheck({ ...deps, now: () => now }))['stream lag']!;
+    const at = async (now: number) =>
+      byName(await runHealthCheck({ ...deps, now: () => now }))['stream lag']!;
     expect(await at(Date.now())).toMatchObject({
       status: 'ok',
       detail: expect.stringMatching(/does not exist yet/),
