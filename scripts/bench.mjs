@@ -1,6 +1,6 @@
 // `npm run bench`: builds, then runs every benchmark against real processes, Redis and DuckDB
 // files in temp folders, and prints the figures. Timing goals are measured here, never in tests.
-//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup, dashboard, migrate, export)
+//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup, dashboard, migrate, export, stream)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -48,6 +48,11 @@ const BENCHES = [
     name: 'export',
     file: 'apps/sync-worker/bench/export-bench.mjs',
     what: 'export of 1M sales as CSV and Parquet',
+  },
+  {
+    name: 'stream',
+    file: 'apps/sync-worker/bench/stream-bench.mjs',
+    what: 'Redis Stream source: rows/s into DuckDB (backlog and live), beside the HTTP ingest figure',
   },
 ];
 

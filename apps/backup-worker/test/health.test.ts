@@ -251,3 +251,38 @@ describe('the health check', () => {
     });
   });
 });
+
+describe('the health check with a stream source (SALES_STREAM_KEY)', () => {
+  it('reports the stream lag: ok when caught up, warn past HEALTH_MAX_STREAM_LAG_SECONDS, fail past twice that', async () => {
+    const { deps, redis } = await makeHealth({
+      SALES_STREAM_KEY: 'sales:live',
+      HEALTH_MAX_STREAM_LAG_SECONDS: '60',
+    });
+    const at = async (now: number) =>
+      byName(await runHealthCheck({ ...deps, now: () => now }))['stream lag']!;
+    expect(await at(Date.now())).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(/does not exist yet/),
+    });
+
+    const t0 = Date.now();
+    await redis.xadd('sales:live', `${t0}-0`, 'sale', '{}');
+    await redis.xadd('sales:live', `${t0 + 1}-0`, 'sale', '{}');
+    await redis.xgroup('CREATE', 'sales:live', 'datasync', '0');
+    await redis.xreadgroup('GROUP', 'datasync', 'dead', 'COUNT', 1, 'STREAMS', 'sales:live', '>');
+    expect(await at(t0 + 30_000)).toMatchObject({
+      status: 'ok',
+      detail: `stream sales:live: 2 entries not committed (1 pending at a consumer), the oldest 30 s old (${t0}-0; warn after 60 s)`,
+    });
+    expect((await at(t0 + 90_000)).status).toBe('warn');
+    expect((await at(t0 + 121_000)).status).toBe('fail');
+
+    await redis.xack('sales:live', 'datasync', `${t0}-0`);
+    await redis.xreadgroup('GROUP', 'datasync', 'live', 'COUNT', 10, 'STREAMS', 'sales:live', '>');
+    await redis.xack('sales:live', 'datasync', `${t0 + 1}-0`);
+    expect(await at(t0 + 121_000)).toMatchObject({
+      status: 'ok',
+      detail: 'stream sales:live: every entry committed (group datasync, 2 consumers)',
+    });
+  });
+});

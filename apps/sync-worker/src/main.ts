@@ -1,10 +1,13 @@
+import { hostname } from 'node:os';
 import { createWriterFromConfig, exitOnForeignDatabase } from '@datasync/db';
 import {
   bootWorker,
+  createRedis,
   LEADER_KEYS,
   Leadership,
   Metrics,
   MetricsPublisher,
+  readStreamLag,
   startQueueWorker,
   workersFollowingLead,
   writerObserver,
@@ -18,6 +21,7 @@ import { createIngestProcessor } from './ingest/ingest-processor.js';
 import { createMigrateProcessor } from './migrate/migrate-processor.js';
 import { createReportsProcessor } from './reports/reports-processor.js';
 import { createSalesSyncProcessor } from './sales-sync/sales-sync-processor.js';
+import { StreamConsumer } from './stream/stream-consumer.js';
 import { createUserImportProcessor } from './user-import/user-import-processor.js';
 
 const { config, logger, connection, lockRedis, shutdownWith } = bootWorker('sync-worker', {
@@ -73,15 +77,51 @@ const workers: Worker[] = [
   }),
 ];
 
+// The real-time stream (SALES_STREAM_KEY): consumed by the leader only, like the queues, on a
+// connection of its own (a blocking read holds it).
+const streamKey = config.SALES_STREAM_KEY;
+const streamRedis = streamKey ? createRedis(config.REDIS_URL, 'worker') : null;
+streamRedis?.on('error', (error) => logger.warn({ err: error.message }, 'stream redis connection error'));
+const stream =
+  streamKey && streamRedis
+    ? new StreamConsumer({
+        redis: streamRedis,
+        writer,
+        logger: logger.child({ component: 'stream' }),
+        stream: streamKey,
+        group: config.SALES_STREAM_GROUP,
+        consumer: config.SALES_STREAM_CONSUMER ?? hostname(),
+        readCount: config.SALES_STREAM_READ_COUNT,
+        blockMs: config.SALES_STREAM_BLOCK_MS,
+        maxDeliveries: config.SALES_STREAM_MAX_DELIVERIES,
+        claimIdleMs: config.SALES_STREAM_CLAIM_IDLE_MS,
+        trim: config.SALES_STREAM_TRIM,
+        metrics,
+        onCommitted: commitEventPublisher(connection),
+      })
+    : null;
+if (streamKey) {
+  metrics.trackStreamLag(streamKey, () => readStreamLag(connection, streamKey, config.SALES_STREAM_GROUP));
+}
+const queuesFollowing = workersFollowingLead(workers, logger);
+
 const leadership = new Leadership({
   redis: lockRedis,
   key: LEADER_KEYS.syncWorker,
   leaseMs: config.WRITER_LOCK_LEASE_MS,
   logger: logger.child({ component: 'leadership' }),
-  ...workersFollowingLead(workers, logger),
+  onLead: () => {
+    queuesFollowing.onLead();
+    stream?.start();
+  },
+  onStandby: async () => {
+    await Promise.all([queuesFollowing.onStandby(), stream?.stop()]);
+  },
 }).start();
 
 shutdownWith([
+  // First: stop reading, commit and acknowledge the group under way.
+  { name: 'stream', close: () => stream?.stop() },
   { name: 'workers', close: () => Promise.all(workers.map((w) => w.close())) },
   { name: 'group-commit', close: () => committer.drain(), local: true },
   { name: 'database', close: () => writer.close(), local: true },
@@ -89,5 +129,9 @@ shutdownWith([
   { name: 'leadership', close: () => leadership.close() },
   { name: 'metrics', close: () => publisher.close() },
   { name: 'exports', close: () => exportSweeper.close(), local: true },
+  { name: 'stream-redis', close: () => streamRedis?.disconnect() },
 ]);
-logger.info({ queues: workers.map((w) => w.name), database: config.DATABASE_PATH }, 'sync-worker started');
+logger.info(
+  { queues: workers.map((w) => w.name), database: config.DATABASE_PATH, stream: streamKey ?? null },
+  'sync-worker started',
+);

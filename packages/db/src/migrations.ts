@@ -4,6 +4,7 @@ import { migration as m2 } from './migrations/0002-sales-sync.js';
 import { migration as m3 } from './migrations/0003-users.js';
 import { migration as m4 } from './migrations/0004-operations.js';
 import { migration as m5 } from './migrations/0005-csv-import-failures.js';
+import { migration as m6 } from './migrations/0006-stream-entries.js';
 import { migration as m7 } from './migrations/0007-legacy-migration.js';
 
 /**
@@ -20,7 +21,9 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m1, m2, m3, m4, m5, m7].filter((m) => m.sql.trim() !== '');
+export const MIGRATIONS: readonly Migration[] = [m1, m2, m3, m4, m5, m6, m7].filter(
+  (m) => m.sql.trim() !== '',
+);
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]?.version ?? 0;
 

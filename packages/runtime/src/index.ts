@@ -11,4 +11,5 @@ export * from './queues.js';
 export * from './redis.js';
 export * from './schedules.js';
 export * from './shutdown.js';
+export * from './stream.js';
 export * from './writer-status.js';

@@ -1,5 +1,6 @@
 import { statSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { StreamLag } from './stream.js';
 
 /**
  * Every datasync metric, defined once. Each process builds one `Metrics`; the workers publish
@@ -90,7 +91,53 @@ export class Metrics {
       },
     }))(this);
 
+  readonly streamEntries = new Counter({
+    name: 'datasync_stream_entries_total',
+    help: 'Stream entries committed by outcome (stored, rejected, dead-letter, empty, duplicate)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  private streamLag: { stream: string; read: () => Promise<StreamLag> } | null = null;
+  readonly streamLagEntries = this.streamLagGauge(
+    'datasync_stream_lag_entries',
+    'Stream entries not yet committed: pending at a consumer plus not yet delivered',
+    (lag) => lag.entries,
+  );
+  readonly streamLagSeconds = this.streamLagGauge(
+    'datasync_stream_lag_seconds',
+    'Age of the oldest stream entry not yet committed (0 with none)',
+    (lag) => lag.seconds,
+  );
+
   constructor(readonly processName: string) {}
+
+  /** Reports the stream's lag at each collection (`read`: readStreamLag of the configured stream). */
+  trackStreamLag(stream: string, read: () => Promise<StreamLag>): void {
+    this.streamLag = { stream, read };
+  }
+
+  private streamLagGauge(name: string, help: string, value: (lag: StreamLag) => number) {
+    const owner = this;
+    return new Gauge({
+      name,
+      help,
+      labelNames: ['stream'] as const,
+      aggregator: 'max',
+      registers: [this.registry],
+      async collect() {
+        const tracked = owner.streamLag;
+        if (!tracked) return;
+        try {
+          const lag = await tracked.read();
+          this.reset();
+          this.set({ stream: tracked.stream }, value(lag));
+        } catch {
+          // Redis down: no sample rather than a stale one.
+          this.reset();
+        }
+      },
+    });
+  }
 
   /** Reports the database file's size at each collection (in the workers, which share the file). */
   trackDatabaseFile(path: string): void {

@@ -13,6 +13,7 @@ const NAMES = [
   'hash-set-if-newer',
   'lease-renew',
   'schedule-claim',
+  'stream-trim-committed',
   'writer-lock-acquire',
   'writer-lock-waiters',
 ] as const;

@@ -155,6 +155,17 @@ export const EnvConfig = z
     HEALTH_MAX_SYNC_AGE_HOURS: int(26, 1).describe('last good sales sync older: warn; twice: fail'),
     HEALTH_MAX_BACKUP_AGE_HOURS: int(26, 1).describe('newest backup older: warn; twice as old: fail'),
     HEALTH_MIN_DISK_FREE_PERCENT: int(10, 0, 100).describe('less free: warn; under half of it: fail'),
+
+    // Real-time stream source (a Redis Stream the sync-worker consumes with a consumer group)
+    SALES_STREAM_KEY: optionalText.describe('the Redis Stream producers XADD sales to; unset: no stream'),
+    SALES_STREAM_GROUP: z.string().trim().min(1).default('datasync'),
+    SALES_STREAM_CONSUMER: optionalText.describe("this worker's consumer name; default the host name"),
+    SALES_STREAM_READ_COUNT: int(1_000, 1, 100_000).describe('entries read, and committed, per group'),
+    SALES_STREAM_BLOCK_MS: int(2_000, 10, 60_000).describe('XREADGROUP waits this long for new entries'),
+    SALES_STREAM_MAX_DELIVERIES: int(5, 1, 1_000).describe('an entry delivered more often is dead-lettered'),
+    SALES_STREAM_CLAIM_IDLE_MS: int(30_000, 100).describe('pending this long at another consumer: claimed'),
+    SALES_STREAM_TRIM: bool(true).describe('XTRIM MINID: drop entries every group has acknowledged'),
+    HEALTH_MAX_STREAM_LAG_SECONDS: int(300, 1).describe('oldest uncommitted entry older: warn; twice: fail'),
   })
   .refine((c) => !c.ANALYTICS_SNAPSHOT_PATH || !sameFile(c.ANALYTICS_SNAPSHOT_PATH, c.DATABASE_PATH), {
     path: ['ANALYTICS_SNAPSHOT_PATH'],

@@ -46,8 +46,8 @@ export async function makeStack(extraEnv: Record<string, string> = {}) {
   const app = await buildApp(api.deps);
   const workers: SpawnedProcess[] = [];
 
-  const startWorker = async () => {
-    const worker = spawnNode(WORKER, env);
+  const startWorker = async (workerEnv: Record<string, string> = {}) => {
+    const worker = spawnNode(WORKER, { ...env, ...workerEnv });
     workers.push(worker);
     await worker.waitForOutput(/sync-worker started/);
     return worker;

@@ -15,6 +15,7 @@ import {
   describeOutsideHolder,
   readLastSuccess,
   readOutsideHolder,
+  readStreamLag,
 } from '@datasync/runtime';
 import {
   type EnvConfig,
@@ -35,6 +36,9 @@ export type HealthConfig = Pick<
   | 'HEALTH_MAX_SYNC_AGE_HOURS'
   | 'HEALTH_MAX_BACKUP_AGE_HOURS'
   | 'HEALTH_MIN_DISK_FREE_PERCENT'
+  | 'SALES_STREAM_KEY'
+  | 'SALES_STREAM_GROUP'
+  | 'HEALTH_MAX_STREAM_LAG_SECONDS'
 >;
 
 /** What the checks read from; main.ts builds it, tests build it on temp folders. */
@@ -237,4 +241,33 @@ function existingAncestor(path: string): string {
   let current = path;
   while (!existsSync(current) && dirname(current) !== current) current = dirname(current);
   return current;
+}
+
+/**
+ * With SALES_STREAM_KEY: how far the sync-worker is behind the stream, read from Redis (so it is
+ * reported even when no sync-worker runs): entries not committed and the age of the oldest.
+ */
+export async function streamLagCheck(deps: HealthDeps): Promise<HealthCheckItem> {
+  const {
+    SALES_STREAM_KEY: stream,
+    SALES_STREAM_GROUP: group,
+    HEALTH_MAX_STREAM_LAG_SECONDS: limit,
+  } = deps.config;
+  if (!stream) return { name: 'stream lag', status: 'ok', detail: 'no stream configured (SALES_STREAM_KEY)' };
+  const now = (deps.now ?? Date.now)();
+  const lag = await readStreamLag(deps.redis, stream, group, now);
+  if (!lag.exists) {
+    return {
+      name: 'stream lag',
+      status: 'ok',
+      detail: `stream ${stream} does not exist yet (nothing appended)`,
+    };
+  }
+  const status: HealthStatus = lag.seconds > 2 * limit ? 'fail' : lag.seconds > limit ? 'warn' : 'ok';
+  const detail =
+    lag.entries === 0
+      ? `stream ${stream}: every entry committed (group ${group}, ${lag.consumers} consumers)`
+      : `stream ${stream}: ${fmt(lag.entries)} entries not committed (${fmt(lag.pending)} pending at a consumer), ` +
+        `the oldest ${Math.round(lag.seconds)} s old (${lag.oldestId}; warn after ${limit} s)`;
+  return { name: 'stream lag', status, detail };
 }

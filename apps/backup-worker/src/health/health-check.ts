@@ -8,6 +8,7 @@ import {
   inspectDatabase,
   lastBackupCheck,
   lastSyncCheck,
+  streamLagCheck,
 } from './checks.js';
 
 export interface HealthCheckOptions {
@@ -59,6 +60,7 @@ export async function runHealthCheck(
     ['failed jobs', failedJobsCheck],
     ['disk free', diskFreeCheck],
   ];
+  if (deps.config.SALES_STREAM_KEY) others.push(['stream lag', streamLagCheck]);
   for (const [name, check] of others) {
     try {
       checks.push(await withTimeout(check(deps), timeoutMs, name));
