@@ -1,9 +1,9 @@
 import type { QueueDepths } from '@datasync/schemas';
-import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api } from './api.js';
+import { useMemo } from 'preact/hooks';
 import { TimeChart } from './chart.js';
 import { count } from './format.js';
 import { INGEST_BUCKET_MS, useLive, useThrottled } from './live.js';
+import { useApi } from './use-api.js';
 
 /**
  * Live ingest: rows committed per 5 s and per source since the page opened, from the commit
@@ -14,22 +14,8 @@ const perSecond = (n: number) => (n >= 10 || n === 0 ? count(Math.round(n)) : n.
 
 export function IngestPanel() {
   const { ingest, commits, jobs, connected } = useLive();
-  const [depths, setDepths] = useState<QueueDepths | null>(null);
-  const [error, setError] = useState<string | null>(null);
   const events = useThrottled(commits + jobs, 1_000);
-  useEffect(() => {
-    let current = true;
-    api<QueueDepths>('/v1/queues')
-      .then((d) => {
-        if (!current) return;
-        setDepths(d);
-        setError(null);
-      })
-      .catch((e: Error) => current && setError(e.message));
-    return () => {
-      current = false;
-    };
-  }, [events]);
+  const { data: depths, error } = useApi<QueueDepths>('/v1/queues', [events]);
   const points = useMemo(() => {
     // Every 5 s step of the last 5 minutes, empty ones too, ending now.
     const end = Math.floor(Date.now() / INGEST_BUCKET_MS) * INGEST_BUCKET_MS;

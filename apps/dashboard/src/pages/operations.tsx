@@ -1,21 +1,10 @@
 import type { HealthCheckResult, JobStatus, ListBackupsResult, SchedulesBody } from '@datasync/schemas';
-import { useEffect, useState } from 'preact/hooks';
+import { useState } from 'preact/hooks';
 import { api, csrfHeader } from '../api.js';
 import { ago, bytes } from '../format.js';
 import { IngestPanel } from '../ingest-panel.js';
 import { useLive, useThrottled } from '../live.js';
-
-type Load<T> = { data: T | null; error: string | null };
-
-function useApi<T>(path: string, deps: unknown[]): Load<T> {
-  const [state, setState] = useState<Load<T>>({ data: null, error: null });
-  useEffect(() => {
-    api<T>(path)
-      .then((data) => setState({ data, error: null }))
-      .catch((e: Error) => setState((s) => ({ ...s, error: e.message })));
-  }, deps);
-  return state;
-}
+import { useApi } from '../use-api.js';
 
 const progressOf = (job: JobStatus) =>
   typeof job.progress === 'number'

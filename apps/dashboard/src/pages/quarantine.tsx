@@ -1,7 +1,8 @@
 import type { RejectEntry, RejectsPage } from '@datasync/schemas';
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useMemo, useState } from 'preact/hooks';
 import { api, query } from '../api.js';
 import { useLive, useThrottled } from '../live.js';
+import { useApi } from '../use-api.js';
 
 const PAGE = 50;
 const FIELDS = ['batchId', 'importId', 'source', 'reason'] as const;
@@ -51,22 +52,14 @@ export function QuarantinePage({ params }: { params: URLSearchParams }) {
   );
   const offset = Number(params.get('offset') ?? 0) || 0;
   const commits = useThrottled(useLive().commits, 1_000);
-  const [page, setPage] = useState<RejectsPage | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const listed = useApi<RejectsPage>(
+    `/v1/rejects${query({ ...filters, limit: PAGE, offset, newest: 'true' })}`,
+    [commits],
+  );
+  const page = listed.data;
+  const [downloadError, setError] = useState<string | null>(null);
+  const error = downloadError ?? listed.error;
   const [open, setOpen] = useState<number | null>(null);
-  useEffect(() => {
-    let current = true; // a late answer to an older search is dropped
-    api<RejectsPage>(`/v1/rejects${query({ ...filters, limit: PAGE, offset, newest: 'true' })}`)
-      .then((p) => {
-        if (!current) return;
-        setPage(p);
-        setError(null);
-      })
-      .catch((e: Error) => current && setError(e.message));
-    return () => {
-      current = false;
-    };
-  }, [filters, offset, commits]);
   const go = (f: Record<string, string | number>) => {
     location.hash = `#/quarantine${query(f)}`;
   };

@@ -1,8 +1,9 @@
 import type { SalesBatchOrigin, SalesRowsPage } from '@datasync/schemas';
-import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, query } from '../api.js';
+import { useMemo } from 'preact/hooks';
+import { query } from '../api.js';
 import { bytes, count, money } from '../format.js';
 import { useLive, useThrottled } from '../live.js';
+import { useApi } from '../use-api.js';
 
 // The drill-down: the sales rows behind a figure (the sales page links here with its filters),
 // and for a batch, where it came from: a POSTed batch, a CSV file or an upstream pull.
@@ -22,17 +23,9 @@ const LABELS = {
 export const rowsLink = (filters: Record<string, string | undefined>) => `#/rows${query(filters)}`;
 
 function Origin({ batchId }: { batchId: string }) {
-  const [origin, setOrigin] = useState<SalesBatchOrigin | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    let current = true;
-    api<SalesBatchOrigin>(`/v1/sales/batches/${encodeURIComponent(batchId)}`)
-      .then((o) => current && setOrigin(o))
-      .catch((e: Error) => current && setError(e.message));
-    return () => {
-      current = false;
-    };
-  }, [batchId]);
+  const { data: origin, error } = useApi<SalesBatchOrigin>(
+    `/v1/sales/batches/${encodeURIComponent(batchId)}`,
+  );
   if (error)
     return (
       <p role="alert" class="error">
@@ -90,21 +83,10 @@ export function RowsPage({ params }: { params: URLSearchParams }) {
   );
   const offset = Number(params.get('offset') ?? 0) || 0;
   const commits = useThrottled(useLive().commits, 1_000);
-  const [page, setPage] = useState<SalesRowsPage | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  useEffect(() => {
-    let current = true; // a late answer to an older request is dropped
-    api<SalesRowsPage>(`/v1/sales/rows${query({ ...filters, limit: PAGE, offset })}`)
-      .then((p) => {
-        if (!current) return;
-        setPage(p);
-        setError(null);
-      })
-      .catch((e: Error) => current && setError(e.message));
-    return () => {
-      current = false;
-    };
-  }, [filters, offset, commits]);
+  const { data: page, error } = useApi<SalesRowsPage>(
+    `/v1/sales/rows${query({ ...filters, limit: PAGE, offset })}`,
+    [commits],
+  );
   const go = (f: Record<string, string | number>) => {
     location.hash = `#/rows${query(f)}`;
   };

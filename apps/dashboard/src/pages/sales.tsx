@@ -1,9 +1,10 @@
 import type { SalesAnalytics, SalesGroup } from '@datasync/schemas';
-import { useEffect, useMemo, useState } from 'preact/hooks';
-import { api, query } from '../api.js';
+import { useMemo } from 'preact/hooks';
+import { query } from '../api.js';
 import { TimeChart } from '../chart.js';
 import { ago, change, count, isoDay, money } from '../format.js';
 import { useLive, useThrottled } from '../live.js';
+import { useApi } from '../use-api.js';
 import { rowsLink } from './rows.js';
 
 const DAY = 86_400_000;
@@ -139,24 +140,11 @@ function GroupTable({
 export function SalesPage({ params }: { params: URLSearchParams }) {
   const filters = useMemo(() => filtersFrom(params), [params.toString()]);
   const { commits } = useLive();
-  const [data, setData] = useState<SalesAnalytics | null>(null);
-  const [error, setError] = useState<string | null>(null);
   // Re-read on a filter change, and when a commit lands (at most every 500 ms).
   const commitsSeen = useThrottled(commits, 500);
-  useEffect(() => {
-    // Only the newest request's answer is shown: a slower, older one arriving late is dropped.
-    let current = true;
-    api<SalesAnalytics>(`/v1/sales/analytics${query({ ...filters })}`)
-      .then((d) => {
-        if (!current) return;
-        setData(d);
-        setError(null);
-      })
-      .catch((e: Error) => current && setError(e.message));
-    return () => {
-      current = false;
-    };
-  }, [filters, commitsSeen]);
+  const { data, error } = useApi<SalesAnalytics>(`/v1/sales/analytics${query({ ...filters })}`, [
+    commitsSeen,
+  ]);
 
   const onSubmit = (event: Event) => {
     event.preventDefault();
