@@ -4,6 +4,7 @@ export * from './csv-chunk.js';
 export * from './csv-chunk-types.js';
 export * from './csv-ledger.js';
 export * from './errors.js';
+export * from './file-cells.js';
 export * from './health.js';
 export * from './maintenance.js';
 export { MIGRATIONS, type Migration, migrate, SCHEMA_VERSION } from './migrations.js';
