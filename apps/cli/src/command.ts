@@ -54,7 +54,7 @@ export function print(json: boolean, value: unknown, human: () => void): void {
  */
 export async function runJob(
   ctx: CommandContext,
-  request: { path: string; json?: unknown; file?: string },
+  request: { path: string; json?: unknown; file?: string; contentType?: string },
   summarize: (result: unknown) => void = (result) =>
     printKeyValues((result ?? {}) as Record<string, unknown>),
   exitCodeOf: (status: JobStatus) => number = (status) => (status.state === 'completed' ? 0 : 1),
