@@ -1,6 +1,6 @@
 // `npm run bench`: builds, then runs every benchmark against real processes, Redis and DuckDB
 // files in temp folders, and prints the figures. Timing goals are measured here, never in tests.
-//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup, dashboard)
+//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup, dashboard, parquet, ndjson)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,6 +38,18 @@ const BENCHES = [
     what: 'dashboard queries, time to charts and live delay on 10M rows (BENCH_DASHBOARD_ROWS)',
     // A whole stack and chromium: run by vitest in the e2e package, like its tests.
     args: (pnpm) => [pnpm, ['--filter', '@datasync/e2e', 'bench']],
+  },
+  {
+    name: 'parquet',
+    file: 'apps/sync-worker/bench/files-bench.mjs',
+    what: 'Parquet import vs DuckDB read_parquet',
+    args: () => [process.execPath, ['apps/sync-worker/bench/files-bench.mjs', 'parquet']],
+  },
+  {
+    name: 'ndjson',
+    file: 'apps/sync-worker/bench/files-bench.mjs',
+    what: 'NDJSON import vs DuckDB read_json',
+    args: () => [process.execPath, ['apps/sync-worker/bench/files-bench.mjs', 'ndjson']],
   },
 ];
 
