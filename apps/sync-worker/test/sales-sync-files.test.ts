@@ -193,6 +193,34 @@ describe('NDJSON import', () => {
     expect((await t.sales()).length).toBe(251);
   });
 
+  it('interrupted after a chunk, an NDJSON import resumes where it stopped, with exact counts and line numbers', async () => {
+    const t = setup({ rows: 4, bytes: 1 << 20 });
+    const lines = Array.from({ length: 10 }, (_, i) => (i === 6 ? line(i, { quantity: 0 }) : line(i)));
+    const path = t.file('ten.ndjson', `${lines.join('\n')}\n`);
+    const importId = randomUUID();
+    let commits = 0;
+    const crash = t.run(path, {
+      importId,
+      onProgress: () => {
+        if (++commits === 2) throw new Error('worker killed after its second chunk');
+      },
+    });
+    await expect(crash).rejects.toThrow('worker killed');
+    expect(await t.sales()).toHaveLength(7);
+    const resumed = await t.run(path, { importId });
+    expect(resumed).toMatchObject({ received: 10, accepted: 9, rejected: 1, chunks: 3 });
+    expect(await t.sales()).toHaveLength(9);
+    expect((await t.rejects(importId)).items.map((r) => r.rowNumber)).toEqual([7]);
+  });
+
+  it('counts a CR alone as a line end, as editors do, in a file of mixed line ends', async () => {
+    const t = setup();
+    const path = t.file('mixed.ndjson', `${line(0)}\rnot json\r\n${line(2)}\n{"a":\r1}\n`);
+    const importId = randomUUID();
+    expect(await t.run(path, { importId })).toMatchObject({ received: 5, accepted: 2, rejected: 3 });
+    expect((await t.rejects(importId)).items.map((r) => r.rowNumber)).toEqual([2, 4, 5]);
+  });
+
   it('a CSV is still found as CSV', async () => {
     const t = setup();
     const path = t.file('plain.csv', csvOf([row(1)]));

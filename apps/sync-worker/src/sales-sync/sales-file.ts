@@ -143,7 +143,7 @@ async function inspectParquetFile(path: string, limits: ChunkLimits): Promise<Cs
  * An NDJSON file, streamed once (any size): its sha256, where each line starts (every line is a
  * record, blank ones skipped later; the line number is the record number), the lines holding bytes
  * that are not UTF-8 or longer than 1 MB set aside as the CSV check does (DuckDB would refuse the
- * whole file), and the chunk plan. A file with CRLF line ends has its chunk files rewritten with LF.
+ * whole file), and the chunk plan. A file with CR line ends has its chunk files rewritten with LF.
  */
 async function inspectNdjsonFile(path: string, limits: ChunkLimits): Promise<CsvFileInfo> {
   const bytes = await fileSize(path);
@@ -153,7 +153,13 @@ async function inspectNdjsonFile(path: string, limits: ChunkLimits): Promise<Csv
   let carry = Buffer.alloc(0);
   let lineStart = 0;
   let line = 1;
-  let crlf = false;
+  let cr = false;
+  /** A CR ended the previous buffer: a LF starting this one belongs to its line end. */
+  let pendingCr = false;
+  const endLine = (end: number) => {
+    planner.record(lineStart, end, line++, false);
+    lineStart = end;
+  };
   for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 }) as AsyncIterable<Buffer>) {
     hash.update(chunk);
     if (offset === 0) {
@@ -167,14 +173,33 @@ async function inspectNdjsonFile(path: string, limits: ChunkLimits): Promise<Csv
     const text = joined.subarray(0, joined.length - tail);
     if (!isUtf8(text)) planner.invalid(invalidUtf8Offsets(text, offset - carry.length));
     carry = Buffer.from(joined.subarray(joined.length - tail));
-    for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) {
-      if (at > 0 ? chunk[at - 1] === 0x0d : false) crlf = true;
-      planner.record(lineStart, offset + at + 1, line++, false);
-      lineStart = offset + at + 1;
+    let i = 0;
+    if (pendingCr) {
+      pendingCr = false;
+      i = chunk[0] === 0x0a ? 1 : 0;
+      endLine(offset + i);
+    }
+    if (chunk.indexOf(0x0d, i) === -1) {
+      for (let at = chunk.indexOf(0x0a, i); at !== -1; at = chunk.indexOf(0x0a, at + 1))
+        endLine(offset + at + 1);
+    } else {
+      // Line ends as editors count them (LF, CRLF, a CR alone), as the CSV check does: the chunk
+      // files are rewritten with LF ends, which is what DuckDB reads.
+      cr = true;
+      for (; i < chunk.length; i++) {
+        const b = chunk[i];
+        if (b === 0x0a) endLine(offset + i + 1);
+        else if (b === 0x0d) {
+          if (i + 1 === chunk.length) pendingCr = true;
+          else if (chunk[i + 1] === 0x0a) endLine(offset + ++i + 1);
+          else endLine(offset + i + 1);
+        }
+      }
     }
     offset += chunk.length;
   }
   if (carry.length > 0) planner.invalid([offset - carry.length]);
+  if (pendingCr) endLine(offset);
   if (lineStart < offset) planner.record(lineStart, offset, line, false);
   const planned = planner.finish(bytes);
   return {
@@ -183,7 +208,7 @@ async function inspectNdjsonFile(path: string, limits: ChunkLimits): Promise<Csv
     bytes,
     layout: { header: NDJSON_HEADER, positions: Object.fromEntries(SALE_COLUMNS.map((c, i) => [c, i])) },
     headerBytes: Buffer.alloc(0),
-    normalize: crlf,
+    normalize: cr,
     ...planned,
   };
 }
