@@ -60,6 +60,20 @@ const STRING_FIELDS: Record<string, string> = {
   region: 'region must be a string',
 };
 
+const INTEGER_FIELDS = ['user_id', 'quantity'];
+
+/**
+ * A JSON number that is a whole number is an integer to the JSON path, whatever its size or sign
+ * (-1 is out of range, not "not an integer"; 1e21 too large): written as plain digits (0 for any
+ * below 1, which the rules put out of range the same way), not as DuckDB prints a DOUBLE (1e+21).
+ */
+function integerText(s: string, t: string): string {
+  const x = `TRY_CAST(${s} AS DOUBLE)`;
+  return `CASE WHEN ${t} IN ('BIGINT', 'UBIGINT', 'DOUBLE') AND ${x} = floor(${x})
+      THEN CASE WHEN ${x} < 1 THEN '0' WHEN ${t} = 'DOUBLE' THEN printf('%.0f', ${x}) ELSE ${s} END
+    ELSE ${s} END`;
+}
+
 /**
  * An NDJSON chunk file, one line a row (read_csv of one column: no quote, a separator no JSON
  * text holds raw; reading the file with read_text and splitting it took minutes per million
@@ -74,7 +88,9 @@ export function ndjsonCells(file: string): FileCells {
   const field = (f: string, i: number) =>
     f in STRING_FIELDS
       ? `CASE WHEN obj AND coalesce(t[${i + 1}] IN ('VARCHAR', 'NULL'), true) THEN s[${i + 1}] END AS c${i}`
-      : `CASE WHEN obj THEN s[${i + 1}] END AS c${i}`;
+      : INTEGER_FIELDS.includes(f)
+        ? `CASE WHEN obj THEN ${integerText(`s[${i + 1}]`, `t[${i + 1}]`)} END AS c${i}`
+        : `CASE WHEN obj THEN s[${i + 1}] END AS c${i}`;
   const wrongType = Object.entries(STRING_FIELDS).map(([f, message]) => {
     const i = SALE_FIELDS.indexOf(f as (typeof SALE_FIELDS)[number]) + 1;
     return `CASE WHEN t[${i}] NOT IN ('VARCHAR', 'NULL') THEN {'path': '${f}', 'message': '${message}'} END`;
