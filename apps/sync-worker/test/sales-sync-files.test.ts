@@ -130,6 +130,16 @@ describe('Parquet import', () => {
   });
 });
 
+describe('Parquet import, empty', () => {
+  it('a Parquet file with the columns and no rows completes with a warning', async () => {
+    const t = setup();
+    const path = await writeParquet(join(t.importDir, 'empty.parquet'), `${salesSelect(3)} LIMIT 0`);
+    const result = await t.run(path);
+    expect(result).toMatchObject({ received: 0, accepted: 0, rejected: 0, chunks: 1 });
+    expect(result.warnings).toEqual(['the file holds no records: nothing was imported']);
+  });
+});
+
 describe('NDJSON import', () => {
   it('quarantines lines that are not JSON, not objects or have fields of the wrong JSON type, with their line numbers; blank lines are skipped', async () => {
     const t = setup();
