@@ -1,6 +1,6 @@
 // `npm run bench`: builds, then runs every benchmark against real processes, Redis and DuckDB
 // files in temp folders, and prints the figures. Timing goals are measured here, never in tests.
-//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup, dashboard, migrate, export, stream)
+//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup, dashboard, migrate, export, stream, parquet, ndjson)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -53,6 +53,18 @@ const BENCHES = [
     name: 'stream',
     file: 'apps/sync-worker/bench/stream-bench.mjs',
     what: 'Redis Stream source: rows/s into DuckDB (backlog and live), beside the HTTP ingest figure',
+  },
+  {
+    name: 'parquet',
+    file: 'apps/sync-worker/bench/files-bench.mjs',
+    what: 'Parquet import vs DuckDB read_parquet',
+    args: () => [process.execPath, ['apps/sync-worker/bench/files-bench.mjs', 'parquet']],
+  },
+  {
+    name: 'ndjson',
+    file: 'apps/sync-worker/bench/files-bench.mjs',
+    what: 'NDJSON import vs DuckDB read_json',
+    args: () => [process.execPath, ['apps/sync-worker/bench/files-bench.mjs', 'ndjson']],
   },
 ];
 

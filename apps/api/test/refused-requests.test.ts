@@ -81,6 +81,15 @@ describe('a refused upload leaves nothing in IMPORT_DIR', () => {
     expect(res.json().detail).toMatch(/send the file as text\/csv/);
   });
 
+  it('a Parquet or NDJSON body for a user import is a 415 saying it takes a CSV file', async () => {
+    for (const type of ['application/vnd.apache.parquet', 'application/x-ndjson']) {
+      const res = await send('/v1/jobs/user-import', { 'content-type': type, ...auth(OPERATOR_KEY) });
+      expect(res.statusCode).toBe(415);
+      expect(res.json().detail).toBe('a user import takes a CSV file (Content-Type: text/csv)');
+    }
+    expect(leftInImportDir()).toEqual([]);
+  });
+
   it('a sales CSV has one entrance: posted as a sales-sync job it is a 415 naming POST /v1/sales/imports', async () => {
     const res = await send('/v1/jobs/sales-sync', { 'content-type': 'text/csv', ...auth(OPERATOR_KEY) });
     expect(res.statusCode).toBe(415);

@@ -1,6 +1,6 @@
 import { listValue } from '@duckdb/node-api';
 import type { ChunkPlacement, CsvChunkInput, CsvLayout } from './csv-chunk-types.js';
-import { reasonsJsonSql, SALE_FIELDS, saleRulesSql } from './sale-rules-sql.js';
+import { reasonsJsonSql, refusedReasonsSql, SALE_FIELDS, saleRulesSql } from './sale-rules-sql.js';
 import type { WriteContext } from './writer.js';
 
 /**
@@ -64,14 +64,18 @@ export async function checkOtherRows(
   const { conn } = tx;
   const { layout } = input;
   const cells = layout.header.map((_, i) => `c${i}`);
-  const rawJson = `json_object(${layout.header.map((name, i) => `${sqlString(name)}, c${i}`).join(', ')})`;
+  const rawJson =
+    input.cells?.raw ??
+    `json_object(${layout.header.map((name, i) => `${sqlString(name)}, c${i}`).join(', ')})`;
+  const refusedCell = input.cells?.refusedCell;
+  const refused = refusedCell === undefined ? 'NULL::VARCHAR' : `c${refusedCell}`;
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE csv_slow_rows AS
-     SELECT k, blank, valid, v_date, v_user_id, v_product_name, v_quantity, v_unit_price, v_total_amount, v_region, id,
-       CASE WHEN NOT valid AND NOT blank THEN ${rawJson}::VARCHAR END AS raw,
+     SELECT k, blank, valid AND refused IS NULL AS valid, refused, v_date, v_user_id, v_product_name, v_quantity, v_unit_price, v_total_amount, v_region, id,
+       CASE WHEN NOT (valid AND refused IS NULL) AND NOT blank THEN ${rawJson}::VARCHAR END AS raw,
        ${SALE_FIELDS.map((f) => `e_${f}`).join(', ')}, e_sum
      FROM (${saleRulesSql(
-       `SELECT ${fieldsSql(layout)}, ${cells.map((c) => `${c} IS NULL`).join(' AND ')} AS blank, ${cells.join(', ')}, k
+       `SELECT ${fieldsSql(layout)}, ${cells.map((c) => `${c} IS NULL`).join(' AND ')} AS blank, ${cells.join(', ')}, k, ${refused} AS refused
         FROM (SELECT rowid - (SELECT min(rowid) FROM temp.csv_read_rows) AS k, ${cells.map((c) => `other.${c} AS ${c}`).join(', ')}
               FROM temp.csv_read_rows WHERE other IS NOT NULL)`,
      )})`,
@@ -114,7 +118,7 @@ async function insertInvalidRows(
 ): Promise<number> {
   const result = await tx.conn.run(
     `INSERT INTO rejects
-     SELECT $1, $2, 'csv', r.k + b.offset, r.raw, ${reasonsJsonSql('r.k + b.offset')}, $3::TIMESTAMPTZ
+     SELECT $1, $2, 'csv', r.k + b.offset, r.raw, CASE WHEN r.refused IS NULL THEN ${reasonsJsonSql('r.k + b.offset')} ELSE ${refusedReasonsSql('r.k + b.offset', 'r.refused')} END, $3::TIMESTAMPTZ
      FROM (SELECT * FROM temp.csv_slow_rows WHERE NOT valid AND NOT blank) r
      ASOF JOIN (SELECT unnest($4::BIGINT[]) AS k, unnest($5::BIGINT[]) AS offset) b ON r.k >= b.k`,
     [

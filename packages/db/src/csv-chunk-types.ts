@@ -49,6 +49,25 @@ export interface CsvChunkInput {
   records: number;
   /** Records of the chunk left out of the chunk file, stored as rejects with it. */
   setAside?: SetAsideReject[];
+  /** Another reader than read_csv of `file` (Parquet, NDJSON: file-cells.ts). */
+  cells?: FileCells;
+}
+
+/**
+ * A reader of a chunk other than read_csv: it never reports unreadable records (DuckDB's CSV
+ * rejects); every record is a row, blank ones with every cell NULL.
+ */
+export interface FileCells {
+  /** A table expression yielding the cells c0..c<n> (layout.header's) as VARCHAR, in file order. */
+  from: string;
+  /** JSON text of a rejected row's raw record, over the cells (default: the cells by header name). */
+  raw?: string;
+  /**
+   * The cell holding a JSON list of `{path, message}` that refuse the row whatever the rules say
+   * (NDJSON: not JSON, not an object, a field of the wrong JSON type); a path '' refuses the whole
+   * record, so the rules' reasons are left out.
+   */
+  refusedCell?: number;
 }
 
 /**

@@ -66,7 +66,7 @@ export async function readCsvChunk(tx: WriteContext, input: CsvChunkInput): Prom
   if (input.records === 0) return read;
   const fast = await conn.run(
     `INSERT INTO sales SELECT $source, id, ${SALE_FAST_VALUES_SQL}, $importId, $at::TIMESTAMPTZ
-     FROM (SELECT ${fieldsSql(layout)} FROM ${readCsvSql(input, false)}) WHERE ${saleFastSql()}`,
+     FROM (SELECT ${fieldsSql(layout)}${refusedColumn(input)} FROM ${input.cells?.from ?? readCsvSql(input, false)}) WHERE ${fastSql(input)}`,
     {
       source: input.source,
       importId: input.importId,
@@ -86,13 +86,15 @@ export async function readCsvChunk(tx: WriteContext, input: CsvChunkInput): Prom
   // are read (WITH ORDINALITY) makes DuckDB read the file on one thread.
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE csv_read_rows AS
-     SELECT CASE WHEN NOT ${saleFastSql()} THEN {${cells.map((c) => `'${c}': ${c}`).join(', ')}} END AS other
-     FROM (SELECT ${fieldsSql(layout)}, * FROM ${readCsvSql(input, true)})`,
+     SELECT CASE WHEN NOT ${fastSql(input)} THEN {${cells.map((c) => `'${c}': ${c}`).join(', ')}} END AS other
+     FROM (SELECT ${fieldsSql(layout)}${refusedColumn(input)}, * FROM ${input.cells?.from ?? readCsvSql(input, true)})`,
     { latest: input.latestDate },
   );
   read.rows = Number(
     (await conn.runAndReadAll('SELECT count(*)::BIGINT AS n FROM temp.csv_read_rows')).getRowObjects()[0]!.n,
   );
+  // Other readers read every record: none is left unread.
+  if (input.cells) return read;
   const errors = await conn.runAndReadAll(
     // One row per error: a record missing several columns has one per column.
     `SELECT line_byte_position::BIGINT AS at, first(error_type::VARCHAR ORDER BY column_idx) AS type,
@@ -105,6 +107,17 @@ export async function readCsvChunk(tx: WriteContext, input: CsvChunkInput): Prom
     message: malformedMessage(String(row.type), String(row.message)),
   }));
   return read;
+}
+
+/** The fast path, and for a reader that refuses rows (NDJSON), not refused. */
+function fastSql(input: CsvChunkInput): string {
+  const refused = input.cells?.refusedCell;
+  return refused === undefined ? saleFastSql() : `(${saleFastSql()} AND refused IS NULL)`;
+}
+
+function refusedColumn(input: CsvChunkInput): string {
+  const refused = input.cells?.refusedCell;
+  return refused === undefined ? '' : `, c${refused} AS refused`;
 }
 
 function readCsvSql(input: CsvChunkInput, rejects: boolean): string {

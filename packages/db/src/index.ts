@@ -5,6 +5,7 @@ export * from './csv-chunk-types.js';
 export * from './csv-ledger.js';
 export * from './errors.js';
 export * from './export.js';
+export * from './file-cells.js';
 export * from './foreign-database.js';
 export * from './health.js';
 export * from './legacy-report.js';

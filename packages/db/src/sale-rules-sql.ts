@@ -159,11 +159,28 @@ FROM normalised`;
  * stores them; `lineExpr` is the row's line, reported as the index of each reason.
  */
 export function reasonsJsonSql(lineExpr: string): string {
+  return `to_json(list_filter(${reasonItemsSql(lineExpr)}, x -> x IS NOT NULL))`;
+}
+
+function reasonItemsSql(lineExpr: string): string {
   const items = SALE_FIELDS.map(
     (f) => `CASE WHEN e_${f} IS NOT NULL THEN {'index': ${lineExpr}, 'path': '${f}', 'message': e_${f}} END`,
   );
   items.push(
     `CASE WHEN e_sum IS NOT NULL THEN {'index': ${lineExpr}, 'path': 'total_amount', 'message': e_sum} END`,
   );
-  return `to_json(list_filter([${items.join(', ')}], x -> x IS NOT NULL))`;
+  return `[${items.join(', ')}]`;
+}
+
+/**
+ * The reasons of a row its reader refused (`refusedExpr`: JSON text of `[{path, message}]`), then
+ * the rules' reasons for the other fields; a path '' refuses the whole record, alone.
+ */
+export function refusedReasonsSql(lineExpr: string, refusedExpr: string): string {
+  const refused = `from_json(${refusedExpr}, '[{"path":"VARCHAR","message":"VARCHAR"}]')`;
+  const paths = `list_transform(${refused}, y -> y.path)`;
+  return `to_json(list_concat(
+    list_transform(${refused}, x -> {'index': ${lineExpr}, 'path': x.path, 'message': x.message}),
+    list_filter(${reasonItemsSql(lineExpr)}, x -> x IS NOT NULL AND NOT list_contains(${paths}, '')
+      AND NOT list_contains(${paths}, x.path))))`;
 }

@@ -28,6 +28,10 @@ export const BatchQuery = z.object({
 
 export const ImportQuery = z.object({
   force: QueryFlag.describe('import even when the same file (by content) was imported before'),
+  format: z
+    .enum(['csv', 'parquet', 'ndjson'])
+    .optional()
+    .describe('read the file as this format (default: from the Content-Type, else from the content)'),
 });
 
 export const JobQuery = z.object({

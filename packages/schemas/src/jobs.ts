@@ -102,12 +102,18 @@ export type IngestJobResult = z.infer<typeof IngestJobResult>;
 
 // ---------------------------------------------------------------- operator jobs
 
+/** The formats of a sales file import (`source: csv`, the file import): all go through the same rules. */
+export const SALES_FILE_FORMATS = ['csv', 'parquet', 'ndjson'] as const;
+export const SalesFileFormat = z.enum(SALES_FILE_FORMATS);
+export type SalesFileFormat = z.infer<typeof SalesFileFormat>;
+
 export const SalesSyncJobData = z.discriminatedUnion('source', [
   z.object({
     source: z.literal('csv'),
     file: ImportFilePath.describe('path of the uploaded file under IMPORT_DIR'),
     originalName: z.string().optional(),
     force: z.boolean().default(false).describe('import even when this file was imported before'),
+    format: SalesFileFormat.optional().describe('csv, parquet or ndjson; by default found from the content'),
   }),
   z.object({
     source: z.literal('api'),

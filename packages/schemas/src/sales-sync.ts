@@ -33,6 +33,10 @@ export const UPSTREAM_ZERO_SALES_WARNING = 'no sales returned for the window';
 export const CsvImportResult = z.object({
   source: z.literal('csv'),
   importId: z.string().describe('the rows and rejects of this import carry it as their batch id'),
+  format: z
+    .enum(['csv', 'parquet', 'ndjson'])
+    .optional()
+    .describe('how the file was read (rows of every format are stored under the source csv)'),
   sha256: z.string().describe('of the file: the same content is imported once unless forced'),
   received: z.number().int().describe('records in the file (blank lines not counted)'),
   accepted: z.number().int().describe('valid records stored (new, or replacing a sale with the same id)'),
@@ -132,7 +136,9 @@ export const RejectEntry = z.object({
   rowNumber: z
     .number()
     .int()
-    .describe('JSON: 0-based index in the batch or pull; CSV: the line where the record starts'),
+    .describe(
+      'JSON: 0-based index in the batch or pull; CSV and NDJSON files: the line where the record starts; Parquet: the row (1-based)',
+    ),
   raw: z.string().describe('the record as received: JSON text (CSV: the cells by column name)'),
   reasons: z.array(RecordError),
   rejectedAt: z.string(),

@@ -5,8 +5,20 @@ import fp from 'fastify-plugin';
 import { unsupportedMediaType } from '../errors.js';
 import { type SavedUpload, withSavedUpload } from '../ingest/upload.js';
 
-/** The Content-Types a CSV upload may come as (curl sends octet-stream or text/plain for files). */
-export const UPLOAD_TYPES = ['text/csv', 'application/csv', 'application/octet-stream', 'text/plain'];
+/** Sales files beyond CSV (POST /v1/sales/imports): the type names the format. */
+export const FILE_FORMAT_TYPES = {
+  'application/vnd.apache.parquet': 'parquet',
+  'application/x-ndjson': 'ndjson',
+} as const;
+
+/** The Content-Types a file upload may come as (curl sends octet-stream or text/plain for files). */
+export const UPLOAD_TYPES = [
+  'text/csv',
+  'application/csv',
+  'application/octet-stream',
+  'text/plain',
+  ...Object.keys(FILE_FORMAT_TYPES),
+];
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -20,7 +32,7 @@ declare module 'fastify' {
   }
 }
 
-function contentTypeOf(headers: { 'content-type'?: string | undefined }): string {
+export function contentTypeOf(headers: { 'content-type'?: string | undefined }): string {
   return (headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
@@ -42,7 +54,9 @@ export const uploads = fp<{ config: Pick<EnvConfig, 'IMPORT_DIR' | 'MAX_UPLOAD_B
       if (!this.isUpload) {
         const type = contentTypeOf(this.headers) || 'none';
         return Promise.reject(
-          unsupportedMediaType(`Content-Type ${type} is not accepted here: send the file as text/csv`),
+          unsupportedMediaType(
+            `Content-Type ${type} is not accepted here: send the file as text/csv (or, for sales, application/vnd.apache.parquet or application/x-ndjson)`,
+          ),
         );
       }
       const options = {

@@ -22,6 +22,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { type ApiDeps, queueOf } from '../deps.js';
 import { badRequest, notFound, unsupportedMediaType } from '../errors.js';
 import { checkImportFile } from '../ingest/upload.js';
+import { contentTypeOf, FILE_FORMAT_TYPES } from '../plugins/uploads.js';
 import { rawBody } from '../validation.js';
 
 /** Jobs the api itself queues to read (the backups list): not operator work, not listed. */
@@ -114,6 +115,9 @@ export const jobsRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) => {
           throw unsupportedMediaType(
             `job type ${type} takes a JSON body (Content-Type: application/json), not a file`,
           );
+        }
+        if (contentTypeOf(request.headers) in FILE_FORMAT_TYPES) {
+          throw unsupportedMediaType('a user import takes a CSV file (Content-Type: text/csv)');
         }
         const { updateExisting } = request.query;
         const accepted = await request.withUpload((saved) =>

@@ -1,4 +1,5 @@
-import { SalesSyncResult } from '@datasync/schemas';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { SALES_FILE_FORMATS, SalesFileFormat, SalesSyncResult } from '@datasync/schemas';
 import { type Command, parse, runJob, UsageError } from '../command.js';
 import { printKeyValues } from '../output.js';
 
@@ -18,6 +19,7 @@ export function printSalesSyncResult(value: unknown): void {
       ...(r.duplicateOf
         ? { 'duplicate of': `import ${r.duplicateOf} (nothing stored; --force imports it again)` }
         : {}),
+      ...(r.format && r.format !== 'csv' ? { format: r.format } : {}),
       'import id': r.importId,
       speed: `${r.rowsPerSecond} rows/s in ${(r.durationMs / 1000).toFixed(1)} s (${r.chunks} chunks)`,
     });
@@ -36,14 +38,50 @@ export function printSalesSyncResult(value: unknown): void {
   for (const warning of r.warnings) process.stdout.write(`warning: ${warning}\n`);
 }
 
-/** The old `sync-sales --csv FILE` and `sync-sales --api URL --days N`. */
+const CONTENT_TYPES: Record<SalesFileFormat, string> = {
+  csv: 'text/csv',
+  parquet: 'application/vnd.apache.parquet',
+  ndjson: 'application/x-ndjson',
+};
+
+/**
+ * The format of a local file by its content, as the worker finds it: Parquet begins and ends with
+ * `PAR1`; a first character `{` (after a BOM and spaces) is NDJSON; anything else CSV.
+ */
+export function sniffFileFormat(path: string): SalesFileFormat {
+  const size = statSync(path).size;
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(Math.min(4096, size));
+    readSync(fd, head, 0, head.length, 0);
+    const tail = Buffer.alloc(4);
+    if (size >= 8) readSync(fd, tail, 0, 4, size - 4);
+    if (head.subarray(0, 4).toString('latin1') === 'PAR1' && tail.toString('latin1') === 'PAR1')
+      return 'parquet';
+    return head
+      .toString('utf8')
+      .replace(/^\uFEFF/, '')
+      .trimStart()
+      .startsWith('{')
+      ? 'ndjson'
+      : 'csv';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The old `sync-sales --csv FILE` and `sync-sales --api URL --days N`; `--file` for Parquet and NDJSON too. */
 export const syncSalesCommand: Command = {
   name: 'sync-sales',
-  usage: 'datasync sync-sales --csv FILE [--force] | --api [URL] [--days N]',
-  summary: 'import a sales CSV file, or pull sales from the upstream API',
+  usage:
+    'datasync sync-sales --csv FILE [--force] | --file FILE [--format csv|parquet|ndjson] [--force] | --api [URL] [--days N]',
+  summary:
+    'import a sales file (CSV, Parquet or NDJSON: --file finds which from the content), or pull sales from the upstream API',
   async run(ctx) {
     const { values, positionals } = parse(ctx.argv, {
       csv: { type: 'string' },
+      file: { type: 'string' },
+      format: { type: 'string' },
       api: { type: 'boolean' },
       days: { type: 'string' },
       force: { type: 'boolean' },
@@ -51,6 +89,27 @@ export const syncSalesCommand: Command = {
     if (typeof values.csv === 'string') {
       const force = values.force ? '?force=true' : '';
       return runJob(ctx, { path: `/v1/sales/imports${force}`, file: values.csv }, printSalesSyncResult);
+    }
+    if (typeof values.file === 'string') {
+      const file = values.file;
+      let format: SalesFileFormat;
+      if (values.format !== undefined) {
+        const parsed = SalesFileFormat.safeParse(values.format);
+        if (!parsed.success) throw new UsageError(`--format must be one of ${SALES_FILE_FORMATS.join(', ')}`);
+        format = parsed.data;
+      } else {
+        try {
+          format = sniffFileFormat(file);
+        } catch (error) {
+          throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
+        }
+      }
+      const query = `?format=${format}${values.force ? '&force=true' : ''}`;
+      return runJob(
+        ctx,
+        { path: `/v1/sales/imports${query}`, file, contentType: CONTENT_TYPES[format] },
+        printSalesSyncResult,
+      );
     }
     if (values.api) {
       const days = values.days === undefined ? 1 : Number(values.days);
@@ -63,6 +122,6 @@ export const syncSalesCommand: Command = {
         printSalesSyncResult,
       );
     }
-    throw new UsageError('sync-sales needs --csv FILE or --api [URL]');
+    throw new UsageError('sync-sales needs --csv FILE, --file FILE or --api [URL]');
   },
 };

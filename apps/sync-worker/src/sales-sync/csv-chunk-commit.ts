@@ -6,6 +6,8 @@ import {
   type CsvImportRecord,
   type DatabaseWriter,
   type MalformedRecord,
+  ndjsonCells,
+  parquetCells,
   readCsvChunk,
   recordCsvChunk,
   storeCsvChunk,
@@ -54,7 +56,8 @@ export async function commitChunk(
 ): Promise<CsvImportRecord> {
   const { writer, importId } = ctx;
   try {
-    const setAside = await readSetAside(ctx.source, ctx.info.layout, chunk.setAside, ctx.latest);
+    const setAside = await readSetAside(ctx.source, ctx.info, chunk.setAside, ctx.latest);
+    const { format, columns } = ctx.info;
     const input = {
       file: file.path,
       layout: ctx.info.layout,
@@ -63,6 +66,8 @@ export async function commitChunk(
       source: CSV_SOURCE,
       records: chunk.records,
       setAside,
+      ...(format === 'parquet' ? { cells: parquetCells(file.path, columns!, chunk.start, chunk.end) } : {}),
+      ...(format === 'ndjson' ? { cells: ndjsonCells(file.path) } : {}),
     };
     return await writer.transaction(async (tx) => {
       const read = await readCsvChunk(tx, input);
@@ -95,13 +100,15 @@ function readFailure(error: unknown, chunk: ChunkPlan, info: CsvFileInfo): unkno
   }
   const message = error instanceof Error ? error.message : '';
   if (/^(Invalid Input|Conversion) Error/.test(message)) {
-    return new InvalidCsvFileError(`${lines} could not be read as CSV; nothing of the file was stored`);
+    const as = info.format === 'parquet' ? 'Parquet' : info.format === 'ndjson' ? 'NDJSON' : 'CSV';
+    return new InvalidCsvFileError(`${lines} could not be read as ${as}; nothing of the file was stored`);
   }
   return error;
 }
 
 function chunkLines(chunk: ChunkPlan, info: CsvFileInfo): string {
   if (info.chunks.length === 1 || chunk.records === 0) return 'the file';
+  if (info.format === 'parquet') return `rows ${chunk.start + 1} to ${chunk.end} of the file`;
   return `lines ${chunk.breaks[0]!.line} to ${lineOf(chunk, chunk.records - 1)} of the file`;
 }
 

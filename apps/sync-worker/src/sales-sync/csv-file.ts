@@ -52,6 +52,10 @@ export const MAX_RECORD_BYTES = 1 << 20;
 export const MAX_SET_ASIDE = 10_000;
 
 export interface CsvFileInfo {
+  /** What reads the chunks (sales-file.ts): CSV unless said otherwise. */
+  format?: 'parquet' | 'ndjson';
+  /** Parquet: the columns read, in layout.header's order. */
+  columns?: string[];
   sha256: string;
   bytes: number;
   layout: CsvLayout;
@@ -158,7 +162,7 @@ function headerLine(bytes: Buffer, normalize: boolean): Buffer {
  * holding bytes that are not UTF-8 (their offsets come before the scanner reaches them) or longer
  * than MAX_RECORD_BYTES are set aside: the chunk file leaves them out and the worker quarantines them.
  */
-class ChunkPlanner implements RecordSink {
+export class ChunkPlanner implements RecordSink {
   header: { start: number; end: number; invalidAt: number } | null = null;
   private readonly chunks: ChunkPlan[] = [];
   private current: ChunkPlan | null = null;

@@ -7,17 +7,12 @@ import {
   type DatabaseWriter,
   failCsvImport,
 } from '@datasync/db';
-import { type CsvImportResult, latestSaleDate } from '@datasync/schemas';
+import { type CsvImportResult, latestSaleDate, type SalesFileFormat } from '@datasync/schemas';
 import type { Logger } from 'pino';
 import { commitChunk, type PreparedChunk } from './csv-chunk-commit.js';
 import { writeChunkFile } from './csv-chunk-files.js';
-import {
-  type ChunkLimits,
-  type ChunkPlan,
-  type CsvFileInfo,
-  InvalidCsvFileError,
-  inspectCsvFile,
-} from './csv-file.js';
+import { type ChunkLimits, type ChunkPlan, type CsvFileInfo, InvalidCsvFileError } from './csv-file.js';
+import { detectFileFormat, inspectSalesFile } from './sales-file.js';
 
 /**
  * Imports a sales CSV: the file is checked in one streaming pass (hash, UTF-8, header, quotes,
@@ -60,6 +55,8 @@ export interface CsvImportJob {
   file: string;
   fileName: string | null;
   force: boolean;
+  /** How to read the file; by default found from its content (sales-file.ts). */
+  format?: SalesFileFormat | undefined;
   onProgress?: (percent: number) => unknown;
 }
 
@@ -71,7 +68,8 @@ export class ImportBusyError extends Error {
 export async function importSalesCsv(deps: CsvImportDeps, job: CsvImportJob): Promise<CsvImportResult> {
   const started = performance.now();
   const limits = deps.limits ?? DEFAULT_CHUNK_LIMITS;
-  let info = await inspectCsvFile(job.file, limits);
+  const format = job.format ?? (await detectFileFormat(job.file));
+  let info = await inspectSalesFile(job.file, format, limits);
   deps.logger.debug(
     { ms: Math.round(performance.now() - started), chunks: info.chunks.length },
     'csv file inspected',
@@ -93,6 +91,7 @@ export async function importSalesCsv(deps: CsvImportDeps, job: CsvImportJob): Pr
     return {
       source: 'csv' as const,
       importId: job.importId,
+      format,
       sha256: info.sha256,
       received: record.received,
       accepted: duplicateOf ? 0 : record.accepted,
@@ -121,7 +120,7 @@ export async function importSalesCsv(deps: CsvImportDeps, job: CsvImportJob): Pr
   const record = claim.record;
   if (record.chunkRows !== limits.rows || record.chunkBytes !== limits.bytes) {
     // A resume cuts the file as the import started: plan again with those limits.
-    info = await inspectCsvFile(job.file, { rows: record.chunkRows, bytes: record.chunkBytes });
+    info = await inspectSalesFile(job.file, format, { rows: record.chunkRows, bytes: record.chunkBytes });
   }
   if (claim.kind === 'started' && claim.superseded.length > 0) {
     deps.logger.info(
@@ -153,8 +152,13 @@ export async function importSalesCsv(deps: CsvImportDeps, job: CsvImportJob): Pr
   // read in flight would keep the writer from handing the lock to a waiting process.
   // A file of one chunk without a BOM is read where it is, unless it must be rewritten.
   const only = info.chunks.length === 1 ? info.chunks[0]! : null;
+  // A Parquet file is always read where it is (its chunks are ranges of rows).
   const whole =
-    only !== null && only.start === info.headerBytes.length && !info.normalize && only.setAside.length === 0;
+    info.format === 'parquet' ||
+    (only !== null &&
+      only.start === info.headerBytes.length &&
+      !info.normalize &&
+      only.setAside.length === 0);
   const chunkFile = async (chunk: ChunkPlan): Promise<PreparedChunk> => ({
     path: whole ? job.file : await writeChunkFile(job.file, info, chunk, dir),
     copy: !whole,
@@ -177,7 +181,8 @@ export async function importSalesCsv(deps: CsvImportDeps, job: CsvImportJob): Pr
         await deps.writer.read(checkpoint);
         sinceCheckpoint = 0;
       }
-      await job.onProgress?.(Math.round((100 * chunk.end) / info.bytes));
+      const done = info.format === 'parquet' ? chunk.end / Math.max(info.records, 1) : chunk.end / info.bytes;
+      await job.onProgress?.(Math.round(100 * done));
     }
   } catch (error) {
     // A file that cannot be imported ends its import here, once, with the reason on its record.
@@ -203,13 +208,16 @@ export async function endCsvImport(writer: DatabaseWriter, importId: string, rea
 /** What the user should know about a file that imported: nothing in it, records set aside. */
 function fileWarnings(info: CsvFileInfo, emptyRows: number): string[] {
   const warnings: string[] = [];
-  if (info.records === 0) warnings.push('the file has a header row but no records: nothing was imported');
+  if (info.records === 0 && info.format) warnings.push('the file holds no records: nothing was imported');
+  else if (info.records === 0)
+    warnings.push('the file has a header row but no records: nothing was imported');
   if (info.setAside.notUtf8 > 0) {
     warnings.push(
       `${info.setAside.notUtf8} record(s) hold bytes that are not UTF-8 and were rejected: if the file was saved in another encoding (Windows-1252, Latin-1), save it as CSV UTF-8`,
     );
   }
-  if (emptyRows > 0)
+  if (emptyRows > 0 && info.format === 'ndjson') warnings.push(`${emptyRows} blank line(s) were skipped`);
+  else if (emptyRows > 0)
     warnings.push(`${emptyRows} row(s) with every cell empty were skipped, as blank lines are`);
   return warnings;
 }

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { open } from 'node:fs/promises';
 import type { CsvLayout, SetAsideReject } from '@datasync/db';
 import { SALE_CSV_OPTIONAL_COLUMNS, SALE_CSV_REQUIRED_COLUMNS, validateSaleRecord } from '@datasync/schemas';
-import { MAX_RECORD_BYTES, type SetAsideRecord } from './csv-file.js';
+import { type CsvFileInfo, MAX_RECORD_BYTES, type SetAsideRecord } from './csv-file.js';
 import { recordCells } from './csv-text.js';
 
 /**
@@ -20,7 +20,7 @@ const RAW_PREFIX = 8192;
 
 export async function readSetAside(
   file: string,
-  layout: CsvLayout,
+  info: Pick<CsvFileInfo, 'layout' | 'format'>,
   records: readonly SetAsideRecord[],
   latestDate: string,
 ): Promise<SetAsideReject[]> {
@@ -55,7 +55,13 @@ export async function readSetAside(
             },
           ],
         });
-      } else rejects.push(notUtf8Reject(record.line, bytes, layout, latestDate));
+      } else if (info.format === 'ndjson') {
+        rejects.push({
+          line: record.line,
+          raw: JSON.stringify(bytes.toString('utf8').replace(/\r?\n$/, '')),
+          reasons: [{ path: '', message: 'the line is not valid UTF-8 text' }],
+        });
+      } else rejects.push(notUtf8Reject(record.line, bytes, info.layout, latestDate));
     }
     return rejects;
   } finally {

@@ -84,6 +84,7 @@ export function createSalesSyncProcessor(deps: SalesSyncProcessorDeps) {
           file,
           fileName: data.originalName ?? basename(file),
           force: data.force,
+          format: data.format,
           onProgress,
         },
       );
