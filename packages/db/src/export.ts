@@ -1,5 +1,5 @@
 import { stat } from 'node:fs/promises';
-import type { ExportFormat, ExportTable } from '@datasync/schemas';
+import { type ExportFormat, type ExportTable, SALE_KEYS } from '@datasync/schemas';
 import type { DuckDBConnection } from '@duckdb/node-api';
 
 /**
@@ -62,19 +62,8 @@ const TABLES: Record<ExportTable, TableExport> = {
 
 /** The column names an export of `table` has, in order (for docs and tests). */
 export const EXPORT_COLUMNS: Record<ExportTable, readonly string[]> = {
-  sales: [
-    'id',
-    'date',
-    'user_id',
-    'product_name',
-    'quantity',
-    'unit_price',
-    'total_amount',
-    'region',
-    'source',
-    'batch_id',
-    'ingested_at',
-  ],
+  // Named as a CSV import reads them, so an export imports elsewhere as it is.
+  sales: [...SALE_KEYS, 'source', 'batch_id', 'ingested_at'],
   rejects: ['source', 'batch_id', 'kind', 'row_number', 'raw', 'reasons', 'rejected_at'],
   users: ['username', 'email', 'role', 'must_change_password', 'created_at', 'updated_at'],
 };

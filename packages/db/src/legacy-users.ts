@@ -2,7 +2,7 @@ import { MIGRATION_SOURCE } from '@datasync/schemas';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { type LegacyChunkCounts, recordLegacyChunk } from './legacy-sales.js';
 import { type LegacyTable, legacyTableSql, quoteIdent } from './legacy-source.js';
-import type { UserRejectRow } from './users.js';
+import { appendUserRejects, type UserRejectRow } from './users.js';
 import type { WriteContext } from './writer.js';
 
 /** An old user row: its rowid and every old column as text (the password column included). */
@@ -80,20 +80,6 @@ export async function commitMigratedUsers(
     appender.flushSync();
     appender.closeSync();
   }
-  if (input.rejects.length > 0) {
-    const rejects = await conn.createAppender('rejects');
-    for (const r of input.rejects) {
-      rejects.appendVarchar(MIGRATION_SOURCE);
-      rejects.appendVarchar(input.batchId);
-      rejects.appendVarchar('user');
-      rejects.appendInteger(r.line);
-      rejects.appendVarchar(r.raw);
-      rejects.appendVarchar(JSON.stringify(r.reasons));
-      rejects.appendVarchar(now);
-      rejects.endRow();
-    }
-    rejects.flushSync();
-    rejects.closeSync();
-  }
+  await appendUserRejects(conn, MIGRATION_SOURCE, input.batchId, input.rejects, now);
   await recordLegacyChunk(tx, input.migrationId, 'users', 0, input.counts);
 }

@@ -131,24 +131,34 @@ export async function findUserImport(conn: DuckDBConnection, importId: string): 
  * The last step of an import: its rejected rows (kind 'user') and its ledger record, in one
  * transaction, so a retry after this commit writes nothing twice.
  */
+/** Quarantines user rows (kind `user`, by their line) in the caller's transaction. */
+export async function appendUserRejects(
+  conn: DuckDBConnection,
+  source: string,
+  batchId: string,
+  rows: readonly UserRejectRow[],
+  now: string,
+): Promise<void> {
+  if (rows.length === 0) return;
+  const rejects = await conn.createAppender('rejects');
+  for (const r of rows) {
+    rejects.appendVarchar(source);
+    rejects.appendVarchar(batchId);
+    rejects.appendVarchar('user');
+    rejects.appendInteger(r.line);
+    rejects.appendVarchar(r.raw);
+    rejects.appendVarchar(JSON.stringify(r.reasons));
+    rejects.appendVarchar(now);
+    rejects.endRow();
+  }
+  rejects.flushSync();
+  rejects.closeSync();
+}
+
 export async function recordUserImport(tx: WriteContext, record: UserImportRecord): Promise<void> {
   const { conn, epoch } = tx;
   const now = new Date().toISOString();
-  if (record.rejects.length > 0) {
-    const rejects = await conn.createAppender('rejects');
-    for (const r of record.rejects) {
-      rejects.appendVarchar(record.source);
-      rejects.appendVarchar(record.batchId);
-      rejects.appendVarchar('user');
-      rejects.appendInteger(r.line);
-      rejects.appendVarchar(r.raw);
-      rejects.appendVarchar(JSON.stringify(r.reasons));
-      rejects.appendVarchar(now);
-      rejects.endRow();
-    }
-    rejects.flushSync();
-    rejects.closeSync();
-  }
+  await appendUserRejects(conn, record.source, record.batchId, record.rejects, now);
   const { counts } = record;
   await conn.run(`INSERT INTO user_imports VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::TIMESTAMPTZ)`, [
     record.importId,
