@@ -92,7 +92,10 @@ async function applyTimetable(
         { pattern, tz },
         { name: definition.job, data: definition.data },
       );
-      await redis.hset(SCHEDULE_KEYS.since, definition.id, now);
+      // "Since" is the moment after this write, not the start of the reconcile: on a loaded host
+      // the loop can outlast a due time (a per-second schedule), and a time due before BullMQ
+      // planned the first run is not a run this schedule missed.
+      await redis.hset(SCHEDULE_KEYS.since, definition.id, (deps.now ?? Date.now)());
       (existingIds.has(definition.id) ? report.updated : report.created).push(definition.id);
       logger.info({ schedule: definition.id, queue: queueName, cron: pattern, tz }, 'job scheduler written');
     }

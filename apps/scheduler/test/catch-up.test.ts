@@ -98,4 +98,19 @@ describe('catch-up on start', () => {
     expect((await start()).caughtUp).toEqual([]);
     expect((await countTimetable(queues)).pending.filter((p) => p.id.startsWith('catchup-'))).toEqual([]);
   });
+
+  it('a reconcile that outlasts a due time (a loaded host) does not count it as missed by a schedule it writes', async () => {
+    const { redis, queues, schedules } = await setup({ SCHEDULE_HEALTH_CHECK: '* * * * * *' });
+    // The write of the schedule comes more than a second after the reconcile began.
+    const health = queues.get(QUEUES.health)!;
+    const upsert = health.upsertJobScheduler.bind(health);
+    health.upsertJobScheduler = async (...args: Parameters<typeof upsert>) => {
+      await delay(1_100);
+      return upsert(...args);
+    };
+    const report = await reconcileTimetable(schedules, { redis, queues, logger }, { catchUp: true });
+    expect(report.created).toContain('health-check');
+    expect(report.caughtUp).toEqual([]);
+    expect((await countTimetable(queues)).pending.filter((p) => p.id.startsWith('catchup-'))).toEqual([]);
+  });
 });
