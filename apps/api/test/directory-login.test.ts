@@ -86,6 +86,7 @@ describe('directory sign-in (a real slapd)', () => {
       grantedBy: TEST_OPERATOR_GROUP,
     });
     expect(res.json().token).toBeUndefined();
+    expect((await app.inject({ url: '/auth/methods' })).json()).toEqual({ apiKey: true, directory: true });
     const cookie = cookiePair(res);
     expect(cookie).toMatch(/^datasync_session=/);
     const who = await app.inject({ url: '/auth/session', headers: { cookie } });
@@ -241,6 +242,7 @@ describe('directory sign-in (a real slapd)', () => {
   it('is off while LDAP_SERVER is unset: 404, and the key sign-in is unchanged', async () => {
     const { app, login } = await api({ LDAP_SERVER: '' });
     expect((await login('alice', alice.password)).statusCode).toBe(404);
+    expect((await app.inject({ url: '/auth/methods' })).json()).toEqual({ apiKey: true, directory: false });
     const key = await app.inject({ method: 'POST', url: '/auth/session', payload: { key: OPERATOR_KEY } });
     expect(key.statusCode).toBe(200);
   });

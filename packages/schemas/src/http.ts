@@ -157,6 +157,10 @@ export const SessionInfo = z.object({
     .describe('directory sign-in with client "cli": the session as a bearer token (no cookie is set)'),
 });
 export type SessionInfo = z.infer<typeof SessionInfo>;
+export const SignInMethods = z.object({
+  apiKey: z.literal(true).describe('an operator key always signs in (POST /auth/session)'),
+  directory: z.boolean().describe('directory accounts sign in (POST /auth/login): LDAP_SERVER is set'),
+});
 /** Directory sign-in (`POST /auth/login`). A blank password is refused before the directory is asked. */
 export const DirectorySignInBody = z.object({
   username: z.string().trim().min(1, 'must not be empty').max(256).describe('uid, sAMAccountName or mail'),

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DirectorySignInBody, NoContent, Problem, SessionInfo } from '@datasync/schemas';
+import { DirectorySignInBody, NoContent, Problem, SessionInfo, SignInMethods } from '@datasync/schemas';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { Directory, DirectoryUnavailableError, directoryOptionsFromConfig } from '../auth/directory.js';
 import { LoginThrottle } from '../auth/login-throttle.js';
@@ -27,6 +27,18 @@ export const directoryLoginRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, 
     deps.config.LOGIN_LOCKOUT_MINUTES * 60_000,
   );
   const body = sessionBody(deps.config.DASHBOARD_TZ ?? deps.config.SCHEDULE_TZ);
+
+  app.get(
+    '/auth/methods',
+    {
+      schema: {
+        summary: 'How one may sign in: an operator key always, a directory account with LDAP_SERVER',
+        tags: ['dashboard'],
+        response: { 200: SignInMethods },
+      },
+    },
+    async () => ({ apiKey: true as const, directory: directory !== null }),
+  );
 
   app.post(
     '/auth/login',
