@@ -14,16 +14,17 @@ import {
   TEST_USERS,
   tempDir,
 } from '@datasync/testkit';
+import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { CLI, ROOT, runCommand } from './stack.js';
 
 /**
- * `datasync login` / `whoami` / `logout` against the api (its built main.js, alone: no workers
- * needed) with directory sign-in on a real slapd.
+ * Directory sign-in end to end: the dashboard in chromium and `datasync login` / `whoami` /
+ * `logout`, against the api (its built main.js, alone: no workers needed) and a real slapd.
  */
 
 const API_MAIN = join(ROOT, 'apps', 'api', 'dist', 'main.js');
-const { alice, carol } = TEST_USERS;
+const { alice, bob, carol } = TEST_USERS;
 const dir = tempDir('datasync-cli-login-');
 const configHome = join(dir.path, 'config');
 const sessionFile = join(configHome, 'datasync', 'session.json');
@@ -137,4 +138,28 @@ describe('datasync login, whoami, logout (directory sign-in)', () => {
     expect(api.output()).not.toContain(alice.password);
     expect(api.output()).not.toContain(token.slice(4));
   });
+});
+
+describe('the dashboard with directory sign-in (chromium)', () => {
+  it('offers the directory form, says why a wrong password fails, and signs a nested-group member in', async () => {
+    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
+    try {
+      const page = await browser.newPage();
+      await page.goto(`${base}/`);
+      await page.getByLabel('User name').fill('bob');
+      await page.getByLabel('Password', { exact: true }).fill('not-his-password');
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      await expect.poll(() => page.getByRole('alert').textContent()).toMatch(/wrong user name or password/);
+      await page.getByLabel('Password', { exact: true }).fill(bob.password);
+      await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+      const who = page.locator('.who');
+      await expect.poll(() => who.textContent(), { timeout: 10_000 }).toMatch(/bob/);
+      expect(await who.getAttribute('title')).toBe(`operator through ${TEST_OPERATOR_GROUP}`);
+      // The key form is still there for operator keys.
+      await page.getByRole('button', { name: 'Sign out' }).click();
+      await expect.poll(() => page.getByLabel('Operator API key').isVisible()).toBe(true);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 });
