@@ -57,13 +57,13 @@ async function api(env: Record<string, string> = {}) {
     pino.destination({ dest: logFile, sync: true }),
   );
   const { deps, close } = createApiDeps(config, loadApiKeys(config).store);
-  await waitForRedis(deps.redis);
-  const app = await buildApp(deps, logger);
   cleanups.push(async () => {
-    await app.close();
     await close();
     dir.cleanup();
   });
+  await waitForRedis(deps.redis);
+  const app = await buildApp(deps, logger);
+  cleanups.push(() => app.close());
   const login = (username: string, password: string, extra: Record<string, unknown> = {}) =>
     app.inject({ method: 'POST', url: '/auth/login', payload: { username, password, ...extra } });
   return { app, deps, login, logs: () => readFileSync(logFile, 'utf8') };
@@ -230,6 +230,12 @@ describe('directory sign-in (a real slapd)', () => {
     expect((await login('alice', alice.password)).statusCode).toBe(200);
     const untrusted = await api({ LDAP_SERVER: slapd.ldapsUrl! });
     expect((await untrusted.login('alice', alice.password)).statusCode).toBe(503);
+  });
+
+  it('an unreadable LDAP_TLS_CA stops the api at start, naming the variable', async () => {
+    await expect(api({ LDAP_TLS_CA: join(slapdDir.path, 'no-such-ca.pem') })).rejects.toThrow(
+      /LDAP_TLS_CA=.*no-such-ca\.pem: cannot read the CA file \(ENOENT\)/,
+    );
   });
 
   it('StartTLS on ldap:// with the CA works', async () => {

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectionOptions } from 'node:tls';
-import { DEFAULT_LDAP_USER_FILTER, type EnvConfig } from '@datasync/schemas';
+import { ConfigError, DEFAULT_LDAP_USER_FILTER, type EnvConfig } from '@datasync/schemas';
 import { Client, EqualityFilter, InvalidCredentialsError, SizeLimitExceededError } from 'ldapts';
 
 /**
@@ -51,6 +51,16 @@ export function escapeFilterValue(value: string): string {
 const sameDn = (a: string, b: string) =>
   a.replace(/\s*,\s*/g, ',').toLowerCase() === b.replace(/\s*,\s*/g, ',').toLowerCase();
 
+function readCa(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new ConfigError(
+      `LDAP_TLS_CA=${path}: cannot read the CA file (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
+}
+
 export function directoryOptionsFromConfig(config: EnvConfig): DirectoryOptions | null {
   if (!config.LDAP_SERVER || !config.LDAP_BASE_DN || !config.LDAP_OPERATOR_GROUP) return null;
   return {
@@ -60,7 +70,7 @@ export function directoryOptionsFromConfig(config: EnvConfig): DirectoryOptions 
     baseDn: config.LDAP_BASE_DN,
     userFilter: config.LDAP_USER_FILTER ?? DEFAULT_LDAP_USER_FILTER,
     operatorGroup: config.LDAP_OPERATOR_GROUP,
-    ...(config.LDAP_TLS_CA ? { tlsCa: readFileSync(config.LDAP_TLS_CA, 'utf8') } : {}),
+    ...(config.LDAP_TLS_CA ? { tlsCa: readCa(config.LDAP_TLS_CA) } : {}),
     startTls: config.LDAP_STARTTLS,
     timeoutMs: config.LDAP_TIMEOUT_MS,
   };
