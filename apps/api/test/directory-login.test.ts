@@ -15,6 +15,7 @@ import {
 } from '@datasync/testkit';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, inject, it } from 'vitest';
+import { escapeFilterValue } from '../src/auth/directory.js';
 import { buildApp, createApiDeps, loadApiKeys } from '../src/index.js';
 
 const OPERATOR_KEY = 'operator-secret-0123456789';
@@ -137,6 +138,11 @@ describe('directory sign-in (a real slapd)', () => {
     }
     // The same directory with a real password: it is asked, and it is down.
     expect((await login('alice', alice.password)).statusCode).toBe(503);
+  });
+
+  it('escapes every filter metacharacter of a name', () => {
+    expect(escapeFilterValue('*)(uid=*')).toBe('\\2a\\29\\28uid=\\2a');
+    expect(escapeFilterValue('a\\b\u0000')).toBe('a\\5cb\\00');
   });
 
   it('LDAP filter injection in the user name finds nobody', async () => {
