@@ -74,6 +74,9 @@ describe('the environment schema', () => {
     expect(() => parseEnvConfig({ ...ldap, LDAP_SERVER: 'ldaps://h', LDAP_STARTTLS: 'true' })).toThrow(
       /LDAP_STARTTLS/,
     );
+    expect(() => parseEnvConfig({ ...ldap, LDAP_USER: 'cn=svc,dc=x' })).toThrow(
+      /LDAP_PASSWORD=\(hidden\).*anonymously/,
+    );
     expect(() => parseEnvConfig({ ...ldap, LDAP_USER_FILTER: '(uid=x)' })).toThrow(/\{\{username\}\}/);
   });
 

@@ -196,6 +196,11 @@ export const EnvConfig = z
     path: ['LDAP_BASE_DN'],
     message: 'LDAP_SERVER is set: LDAP_BASE_DN and LDAP_OPERATOR_GROUP are needed too',
   })
+  .refine((c) => !c.LDAP_USER || c.LDAP_PASSWORD, {
+    // An LDAP bind with a DN and an empty password is an anonymous bind that "succeeds".
+    path: ['LDAP_PASSWORD'],
+    message: 'LDAP_USER is set: its password is needed too (an empty one would bind anonymously)',
+  })
   .refine((c) => !c.LDAP_STARTTLS || !c.LDAP_SERVER || /^ldap:\/\//i.test(c.LDAP_SERVER), {
     path: ['LDAP_STARTTLS'],
     message: 'StartTLS is for ldap:// URLs; an ldaps:// URL is TLS already',
