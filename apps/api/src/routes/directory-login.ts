@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { DirectorySignInBody, NoContent, Problem, SessionInfo, SignInMethods } from '@datasync/schemas';
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { Directory, DirectoryUnavailableError, directoryOptionsFromConfig } from '../auth/directory.js';
 import { LoginThrottle } from '../auth/login-throttle.js';
@@ -7,6 +8,20 @@ import { SESSION_COOKIE, SESSION_TOKEN_PREFIX, SessionStore, sameToken } from '.
 import type { ApiDeps } from '../deps.js';
 import { forbidden, notFound, serviceUnavailable, tooManyRequests, unauthorized } from '../errors.js';
 import { sessionBody, sessionCookieOptions, sessionIdOf } from './session.js';
+
+const PROXY_PEER = /^(127\.|::1$|::ffff:127\.|10\.|192\.168\.|172\.(1[6-9]|2\d|3[01])\.|fc|fd)/i;
+
+/**
+ * The client address failures are counted by. Not `request.ip`: with trustProxy it is the first
+ * X-Forwarded-For entry, which a client writes itself (nginx appends to it), so rotating it would
+ * dodge the per-address limit. Our nginx sets X-Real-IP to the address it saw, overwriting any sent:
+ * trusted when the request comes from a proxy on loopback or a private network, else the peer.
+ */
+export function clientAddress(request: FastifyRequest): string {
+  const peer = request.socket.remoteAddress ?? request.ip;
+  const real = request.headers['x-real-ip'];
+  return PROXY_PEER.test(peer) && typeof real === 'string' && real.trim() ? real.trim() : peer;
+}
 
 /** How long a client should wait before asking again when the directory does not answer. */
 const DIRECTORY_RETRY_AFTER_S = 10;
@@ -63,7 +78,8 @@ export const directoryLoginRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, 
     async (request, reply) => {
       if (!directory) throw notFound('directory sign-in is off: LDAP_SERVER is not set');
       const { username, password, client } = request.body;
-      const decision = await throttle.check(username, request.ip);
+      const address = clientAddress(request);
+      const decision = await throttle.check(username, address);
       if (decision.refused) {
         await throttle.count('locked');
         throw tooManyRequests(
@@ -82,7 +98,7 @@ export const directoryLoginRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, 
         throw serviceUnavailable('the directory does not answer: try again shortly', DIRECTORY_RETRY_AFTER_S);
       }
       if (verdict.outcome === 'invalid') {
-        await throttle.failed(username, request.ip);
+        await throttle.failed(username, address);
         await throttle.count('invalid');
         request.log.info('directory sign-in refused: wrong user name or password');
         throw unauthorized('wrong user name or password', false);
