@@ -1,6 +1,6 @@
 // `npm run bench`: builds, then runs every benchmark against real processes, Redis and DuckDB
 // files in temp folders, and prints the figures. Timing goals are measured here, never in tests.
-//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup, dashboard, migrate, export, stream, parquet, ndjson)
+//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup, dashboard, migrate, export, stream, parquet, ndjson, login)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,6 +8,7 @@ import {
   ensureChromium,
   ensurePnpm,
   ensureRedisServer,
+  ensureSlapd,
   installWorkspace,
   log,
   nodeVersionOk,
@@ -66,6 +67,11 @@ const BENCHES = [
     what: 'NDJSON import vs DuckDB read_json',
     args: () => [process.execPath, ['apps/sync-worker/bench/files-bench.mjs', 'ndjson']],
   },
+  {
+    name: 'login',
+    file: 'apps/api/bench/directory-login-bench.mjs',
+    what: 'directory sign-in against a real slapd: wrong password vs unknown user timing',
+  },
 ];
 
 nodeVersionOk();
@@ -84,6 +90,7 @@ for (const bench of BENCHES) {
   }
   log(`${bench.name}: ${bench.what}`);
   if (bench.name === 'dashboard') ensureChromium();
+  if (bench.name === 'login') ensureSlapd();
   const [cmd, args] = bench.args?.(pnpm) ?? [process.execPath, [file]];
   const r = spawnSync(cmd, args, { cwd: bench.args ? ROOT : join(file, '..', '..'), stdio: 'inherit' });
   if (r.status !== 0) {

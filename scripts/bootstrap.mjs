@@ -95,6 +95,15 @@ export function ensureChromium() {
   );
 }
 
+/** slapd and ldap-utils, for the directory sign-in tests (each starts its own slapd on a free port). */
+export function ensureSlapd() {
+  const howTo =
+    'slapd is needed for the directory sign-in tests. Install it (Debian: sudo apt-get update && sudo apt-get install -y slapd ldap-utils).';
+  // /usr/sbin is not on every user's PATH: look there too.
+  if (!existsSync('/usr/sbin/slapd')) ensureDebianProgram('slapd', 'slapd', howTo);
+  ensureDebianProgram('ldapadd', 'ldap-utils', howTo);
+}
+
 export function run(pnpm, args, options = {}) {
   const r = spawnSync(pnpm, args, { cwd: ROOT, stdio: 'inherit', ...options });
   if (r.status !== 0) fail(`${[pnpm, ...args].join(' ')} failed with exit code ${r.status}`);

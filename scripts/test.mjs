@@ -4,6 +4,7 @@ import {
   ensureChromium,
   ensurePnpm,
   ensureRedisServer,
+  ensureSlapd,
   installWorkspace,
   log,
   nodeVersionOk,
@@ -15,6 +16,7 @@ const pnpm = ensurePnpm();
 installWorkspace(pnpm);
 ensureRedisServer();
 ensureChromium();
+ensureSlapd();
 log('lint (biome)');
 run(pnpm, ['exec', 'biome', 'check', '.']);
 log('typecheck and build');

@@ -13,6 +13,7 @@ import { requestLogSerializer } from './plugins/request-log.js';
 import { closeSilentConnections, guardBodyRate, serverTimeoutOptions } from './plugins/timeouts.js';
 import { uploads } from './plugins/uploads.js';
 import { backupsRoutes } from './routes/backups.js';
+import { directoryLoginRoutes } from './routes/directory-login.js';
 import { eventsRoutes } from './routes/events.js';
 import { exportsRoutes } from './routes/exports.js';
 import { healthRoutes } from './routes/health.js';
@@ -69,6 +70,7 @@ export async function buildApp(deps: ApiDeps, logger: Logger | false = false) {
   await app.register(healthRoutes, deps);
   await app.register(metricsRoutes, deps); // its own METRICS_TOKEN check
   await app.register(sessionRoutes, deps); // the dashboard's sign-in: no key yet
+  await app.register(directoryLoginRoutes, deps); // sign-in with the directory (LDAP_SERVER)
   await app.register(async (ingest) => {
     await ingest.register(apiKeyAuth, { keys: deps.keys, scope: 'ingest' });
     await ingest.register(salesBatchesRoutes, deps);

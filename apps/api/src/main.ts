@@ -1,4 +1,5 @@
 import { bootProcess, checkRedisPolicy, installShutdown, waitForRedis } from '@datasync/runtime';
+import { ConfigError } from '@datasync/schemas';
 import { buildApp } from './app.js';
 import { loadApiKeys } from './auth/api-keys.js';
 import { createApiDeps } from './deps.js';
@@ -24,7 +25,15 @@ if (keys.generated.length > 0) {
 }
 
 const { deps, close, eventsReady } = createApiDeps(config, keys.store);
-const app = await buildApp(deps, logger);
+let app: Awaited<ReturnType<typeof buildApp>>;
+try {
+  app = await buildApp(deps, logger);
+} catch (error) {
+  // A file a variable names that cannot be read (LDAP_TLS_CA): said once, no stack.
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`api: ${error.message}\n`);
+  process.exit(78);
+}
 if (deps.redis.status === 'ready') void checkRedisPolicy(deps.redis, logger);
 else deps.redis.once('ready', () => void checkRedisPolicy(deps.redis, logger));
 

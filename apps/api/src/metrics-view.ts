@@ -1,8 +1,14 @@
-import { LAST_SUCCESS_KEY, Metrics, readOutsideHolder, readPublishedMetrics } from '@datasync/runtime';
+import {
+  LAST_SUCCESS_KEY,
+  LOGIN_KEYS,
+  Metrics,
+  readOutsideHolder,
+  readPublishedMetrics,
+} from '@datasync/runtime';
 import { JOBS, type QueueName } from '@datasync/schemas';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { AggregatorRegistry, collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
+import { AggregatorRegistry, Counter, collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
 
 /**
  * The api's view of the stack's metrics for `GET /metrics`: its own gauges read at scrape time,
@@ -43,6 +49,19 @@ export function apiMetrics(queues: Map<QueueName, Queue>, redis: Redis): Metrics
           .catch(() => null);
         for (const [state, n] of Object.entries(counts ?? {})) this.set({ queue: name, state }, n);
       }
+    },
+  });
+  new Counter({
+    name: 'datasync_logins_total',
+    help: 'Directory sign-ins by outcome: success, invalid, forbidden, locked, unavailable',
+    labelNames: ['outcome'] as const,
+    registers: [metrics.registry],
+    // Counted in Redis by every api (routes/directory-login.ts): each reads the same totals.
+    aggregator: 'max',
+    async collect() {
+      this.reset();
+      const counts = await redis.hgetall(LOGIN_KEYS.outcomes).catch(() => ({}));
+      for (const [outcome, n] of Object.entries(counts)) this.inc({ outcome }, Number(n));
     },
   });
   const age = (name: string, help: string, jobName: string) =>

@@ -1,4 +1,4 @@
-import { createAllQueues, LAST_SUCCESS_KEY, Metrics, QUEUE_PREFIX } from '@datasync/runtime';
+import { createAllQueues, LAST_SUCCESS_KEY, LOGIN_KEYS, Metrics, QUEUE_PREFIX } from '@datasync/runtime';
 import { type ALL_QUEUES, QUEUES } from '@datasync/schemas';
 import { isolatedRedisUrl, waitFor } from '@datasync/testkit';
 import { type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
@@ -37,6 +37,7 @@ async function setup(options: { slackUrl: string; smtpUrl?: string }) {
     scheduleGraceMs: 30 * 60_000,
     watchIntervalMs: 3_600_000,
     leaseMs: 1_000,
+    loginFailureBurst: 20,
   }).start();
   cleanups.push(() => monitor.close());
   await waitFor(() => monitor.isLeader, { what: 'the monitor to lead' });
@@ -195,5 +196,23 @@ describe('the operations monitor', () => {
     expect(second.isLeader).toBe(false);
     await monitor.close();
     await waitFor(() => second.isLeader, { what: 'the second monitor to lead' });
+  });
+
+  it('a burst of failed directory sign-ins raises one alert; a trickle does not', async () => {
+    const slack = await startWebhookReceiver();
+    cleanups.push(() => slack.close());
+    const { connection, monitor } = await setup({ slackUrl: slack.url });
+    await connection.hincrby(LOGIN_KEYS.outcomes, 'invalid', 7);
+    await monitor.checkLoginFailures(); // the baseline
+    await connection.hincrby(LOGIN_KEYS.outcomes, 'invalid', 12);
+    await monitor.checkLoginFailures();
+    expect(slack.messages).toHaveLength(0);
+    await connection.hincrby(LOGIN_KEYS.outcomes, 'invalid', 15);
+    await connection.hincrby(LOGIN_KEYS.outcomes, 'locked', 6);
+    await connection.hincrby(LOGIN_KEYS.outcomes, 'success', 100); // successes are no burst
+    await monitor.checkLoginFailures();
+    expect(slack.messages).toHaveLength(1);
+    expect(slack.messages[0]!.text).toMatch(/A burst of failed directory sign-ins/);
+    expect(slack.messages[0]!.text).toMatch(/21 failed or refused sign-ins/);
   });
 });

@@ -98,7 +98,8 @@ function problemError(response: Response, text: string, parsed: unknown): ApiErr
   const extra = problem?.errors?.length
     ? `\n${problem.errors.map((e) => `  - ${e.path || '(body)'}: ${e.message}`).join('\n')}`
     : '';
-  const hint = response.status === 401 ? ' (set DATASYNC_API_KEY to an operator key)' : '';
+  const hint =
+    response.status === 401 ? ' (set DATASYNC_API_KEY to an operator key, or run `datasync login`)' : '';
   return new ApiError(
     `${response.status} ${problem?.title ?? response.statusText}: ${problem?.detail ?? text}${hint}${extra}`,
     response.status,

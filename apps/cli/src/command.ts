@@ -8,6 +8,8 @@ export interface CommandContext {
   client: ApiClient;
   argv: string[];
   json: boolean;
+  /** The environment (the session file of `datasync login` lives under XDG_CONFIG_HOME). */
+  env: NodeJS.ProcessEnv;
 }
 
 export interface Command {

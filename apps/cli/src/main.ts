@@ -12,9 +12,11 @@ import { exportCommand } from './commands/export.js';
 import { healthCheckCommand, schedulesCommand } from './commands/health.js';
 import { jobsCommand } from './commands/jobs.js';
 import { keysCommand } from './commands/keys.js';
+import { loginCommand, logoutCommand, whoamiCommand } from './commands/login.js';
 import { migrateCommand } from './commands/migrate.js';
 import { syncSalesCommand } from './commands/sales.js';
 import { importUsersCommand } from './commands/users.js';
+import { loadSession } from './session-file.js';
 import { NoWorkerError } from './wait.js';
 
 /** The old data_sync.py command names, as an HTTP client of the api. */
@@ -32,13 +34,17 @@ const COMMANDS: Command[] = [
   keysCommand,
   migrateCommand,
   exportCommand,
+  loginCommand,
+  logoutCommand,
+  whoamiCommand,
 ];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.usage.length));
   return `datasync: operate the datasync stack over its HTTP API
 
-Environment: DATASYNC_URL (default http://localhost:3000), DATASYNC_API_KEY (an operator key).
+Environment: DATASYNC_URL (default http://localhost:3000), DATASYNC_API_KEY (an operator key;
+when unset, the session of \`datasync login\` is used).
 Add --json to any command for machine-readable output.
 
 ${COMMANDS.map((c) => `  ${c.usage.padEnd(width)}  ${c.summary}`).join('\n')}
@@ -56,12 +62,13 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     process.stderr.write(`datasync: unknown command "${name}"\n\n${usage()}`);
     return 2;
   }
+  const baseUrl = (env.DATASYNC_URL ?? 'http://localhost:3000').replace(/\/+$/, '');
   const client = new ApiClient({
-    baseUrl: env.DATASYNC_URL ?? 'http://localhost:3000',
-    apiKey: env.DATASYNC_API_KEY,
+    baseUrl,
+    apiKey: env.DATASYNC_API_KEY || loadSession(env, baseUrl)?.token,
   });
   try {
-    return await command.run({ client, argv: rest, json: rest.includes('--json') });
+    return await command.run({ client, argv: rest, json: rest.includes('--json'), env });
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`datasync ${name}: ${error.message}\nusage: ${command.usage}\n`);

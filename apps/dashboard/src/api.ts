@@ -6,6 +6,8 @@ export interface Session {
   scopes: string[];
   csrfToken: string;
   expiresAt: string;
+  /** Directory sign-in: the group that granted the scope. */
+  grantedBy?: string;
 }
 
 export class ApiError extends Error {

@@ -73,7 +73,7 @@ function App() {
             </a>
           ))}
         </nav>
-        <span class="who">
+        <span class="who" title={session.grantedBy ? `operator through ${session.grantedBy}` : undefined}>
           {session.name}{' '}
           <button type="button" onClick={signOut}>
             Sign out

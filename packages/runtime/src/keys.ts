@@ -119,6 +119,17 @@ export function sessionKey(sessionId: string): string {
 }
 
 /**
+ * Directory sign-in (api): failed attempts by user name (its sha256, lower-cased: no name in clear)
+ * and by client address, each expiring LOGIN_LOCKOUT_MINUTES after its last failure; and the
+ * count of sign-ins by outcome (a hash) that /metrics reads.
+ */
+export const LOGIN_KEYS = {
+  failuresByName: (name: string) => `datasync:login:failures:name:${sha256(name.trim().toLowerCase())}`,
+  failuresByAddress: (address: string) => `datasync:login:failures:address:${address}`,
+  outcomes: 'datasync:login:outcomes',
+} as const;
+
+/**
  * The pub/sub channel of live events (`{type, ...}` JSON): the sync-worker publishes each commit,
  * the api fans it out to every open dashboard over server-sent events (GET /v1/events).
  */

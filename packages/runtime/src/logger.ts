@@ -25,6 +25,7 @@ export const REDACT_PATHS = [
   'config.SMTP_URL',
   'config.SLACK_WEBHOOK',
   'config.METRICS_TOKEN',
+  'config.LDAP_PASSWORD',
 ];
 
 export type LogFormat = 'auto' | 'pretty' | 'json';

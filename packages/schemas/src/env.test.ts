@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseEnvConfig } from './env.js';
+import { ConfigError, parseEnvConfig, SECRET_VARIABLES } from './env.js';
 
 describe('the environment schema', () => {
   it('gives every variable its default, keeping the old script names', () => {
@@ -55,5 +55,32 @@ describe('the environment schema', () => {
 
   it('lets a schedule be switched off', () => {
     expect(parseEnvConfig({ SCHEDULE_VERIFY_BACKUP: 'off' }).SCHEDULE_VERIFY_BACKUP).toBe('off');
+  });
+
+  it('leaves directory sign-in off unless LDAP_SERVER is set, and names what it is missing', () => {
+    expect(parseEnvConfig({}).LDAP_SERVER).toBeUndefined();
+    const ldap = {
+      LDAP_SERVER: 'ldap://127.0.0.1:389',
+      LDAP_BASE_DN: 'dc=x',
+      LDAP_OPERATOR_GROUP: 'cn=g,dc=x',
+    };
+    expect(parseEnvConfig(ldap)).toMatchObject({ LDAP_STARTTLS: false, LOGIN_MAX_FAILURES: 5 });
+    expect(() => parseEnvConfig({ ...ldap, LDAP_SERVER: 'http://127.0.0.1' })).toThrow(
+      /LDAP_SERVER=.*ldap:\/\/ or ldaps:\/\//,
+    );
+    expect(() => parseEnvConfig({ LDAP_SERVER: 'ldap://127.0.0.1' })).toThrow(
+      /LDAP_BASE_DN.*LDAP_OPERATOR_GROUP/,
+    );
+    expect(() => parseEnvConfig({ ...ldap, LDAP_SERVER: 'ldaps://h', LDAP_STARTTLS: 'true' })).toThrow(
+      /LDAP_STARTTLS/,
+    );
+    expect(() => parseEnvConfig({ ...ldap, LDAP_USER: 'cn=svc,dc=x' })).toThrow(
+      /LDAP_PASSWORD=\(hidden\).*anonymously/,
+    );
+    expect(() => parseEnvConfig({ ...ldap, LDAP_USER_FILTER: '(uid=x)' })).toThrow(/\{\{username\}\}/);
+  });
+
+  it('counts the directory service password among the values never shown', () => {
+    expect(SECRET_VARIABLES.has('LDAP_PASSWORD')).toBe(true);
   });
 });

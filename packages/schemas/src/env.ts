@@ -57,6 +57,10 @@ const optionalTimeZone = z
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
   .refine((v) => v === undefined || isTimeZone(v), TIME_ZONE_MESSAGE);
 
+/** Matches the name as a POSIX uid, an Active Directory sAMAccountName or a mail address. */
+export const DEFAULT_LDAP_USER_FILTER =
+  '(|(uid={{username}})(sAMAccountName={{username}})(mail={{username}}))';
+
 export const EnvConfig = z
   .object({
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -166,10 +170,40 @@ export const EnvConfig = z
     SALES_STREAM_CLAIM_IDLE_MS: int(30_000, 100).describe('pending this long at another consumer: claimed'),
     SALES_STREAM_TRIM: bool(true).describe('XTRIM MINID: drop entries every group has acknowledged'),
     HEALTH_MAX_STREAM_LAG_SECONDS: int(300, 1).describe('oldest uncommitted entry older: warn; twice: fail'),
+
+    // Directory sign-in (LDAP / Active Directory); off while LDAP_SERVER is unset
+    LDAP_SERVER: optionalUrl
+      .refine((v) => v === undefined || /^ldaps?:\/\//i.test(v), 'must be an ldap:// or ldaps:// URL')
+      .describe('the directory; unset: directory sign-in is off'),
+    LDAP_USER: optionalText.describe('DN of the service account that searches for users'),
+    LDAP_PASSWORD: optionalText.describe("the service account's password"),
+    LDAP_BASE_DN: optionalText.describe('where users are searched (subtree)'),
+    LDAP_USER_FILTER: optionalText
+      .refine((v) => v === undefined || v.includes('{{username}}'), 'must contain {{username}}')
+      .describe('the user search filter; default DEFAULT_LDAP_USER_FILTER'),
+    LDAP_OPERATOR_GROUP: optionalText.describe('DN of the group whose members (nested too) get operator'),
+    LDAP_TLS_CA: optionalText.describe('PEM file of the CA that signed the directory certificate'),
+    LDAP_STARTTLS: bool(false).describe('ldap:// URLs: upgrade the connection with StartTLS first'),
+    LDAP_TIMEOUT_MS: int(5_000, 100, 120_000).describe('a directory that does not answer this fast: 503'),
+    LOGIN_MAX_FAILURES: int(5, 1, 1_000).describe('failed sign-ins per user name before a lockout'),
+    LOGIN_LOCKOUT_MINUTES: int(15, 1, 1_440).describe('failures are counted, and a lockout lasts, this long'),
   })
   .refine((c) => !c.ANALYTICS_SNAPSHOT_PATH || !sameFile(c.ANALYTICS_SNAPSHOT_PATH, c.DATABASE_PATH), {
     path: ['ANALYTICS_SNAPSHOT_PATH'],
     message: 'must not be DATABASE_PATH: the snapshot is a copy that other tools read beside it',
+  })
+  .refine((c) => !c.LDAP_SERVER || (c.LDAP_BASE_DN && c.LDAP_OPERATOR_GROUP), {
+    path: ['LDAP_BASE_DN'],
+    message: 'LDAP_SERVER is set: LDAP_BASE_DN and LDAP_OPERATOR_GROUP are needed too',
+  })
+  .refine((c) => !c.LDAP_USER || c.LDAP_PASSWORD, {
+    // An LDAP bind with a DN and an empty password is an anonymous bind that "succeeds".
+    path: ['LDAP_PASSWORD'],
+    message: 'LDAP_USER is set: its password is needed too (an empty one would bind anonymously)',
+  })
+  .refine((c) => !c.LDAP_STARTTLS || !c.LDAP_SERVER || /^ldap:\/\//i.test(c.LDAP_SERVER), {
+    path: ['LDAP_STARTTLS'],
+    message: 'StartTLS is for ldap:// URLs; an ldaps:// URL is TLS already',
   })
   .refine((c) => c.HTTP_IDLE_TIMEOUT_MS > c.WAIT_TIMEOUT_MS, {
     // A ?wait=true request is silent while it waits: the idle timeout would cut it.
@@ -202,6 +236,7 @@ export const SECRET_VARIABLES = new Set([
   'SLACK_WEBHOOK',
   'METRICS_TOKEN',
   'REDIS_URL',
+  'LDAP_PASSWORD',
 ]);
 
 export const ENV_VARIABLES = Object.keys(EnvConfig.shape) as (keyof EnvConfig)[];

@@ -153,6 +153,29 @@ export const SessionInfo = z.object({
   expiresAt: z.string(),
   timeZone: z.string().describe("DASHBOARD_TZ: the zone of the dashboard's days"),
   today: z.string().describe('the date today in that zone (YYYY-MM-DD)'),
+  via: z.enum(['api-key', 'directory']).optional().describe('how the session was opened'),
+  grantedBy: z.string().optional().describe('directory sign-in: the group that granted the operator scope'),
+  token: z
+    .string()
+    .optional()
+    .describe('directory sign-in with client "cli": the session as a bearer token (no cookie is set)'),
 });
 export type SessionInfo = z.infer<typeof SessionInfo>;
+export const SignInMethods = z.object({
+  apiKey: z.literal(true).describe('an operator key always signs in (POST /auth/session)'),
+  directory: z.boolean().describe('directory accounts sign in (POST /auth/login): LDAP_SERVER is set'),
+});
+/** Directory sign-in (`POST /auth/login`). A blank password is refused before the directory is asked. */
+export const DirectorySignInBody = z.object({
+  username: z.string().trim().min(1, 'must not be empty').max(256).describe('uid, sAMAccountName or mail'),
+  password: z
+    .string()
+    .max(1024)
+    .refine((v) => v.trim() !== '', 'must not be blank (an empty LDAP bind is anonymous)')
+    .describe('the directory password'),
+  client: z
+    .enum(['browser', 'cli'])
+    .default('browser')
+    .describe('browser: a session cookie; cli: the session as a bearer token in the body'),
+});
 export const NoContent = z.null().describe('no body');

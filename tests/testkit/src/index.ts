@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type {} from 'vitest';
 
 export * from './local-redis.js';
+export * from './local-slapd.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

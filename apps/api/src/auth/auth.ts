@@ -4,7 +4,7 @@ import fp from 'fastify-plugin';
 import { forbidden, type HttpProblem, unauthorized } from '../errors.js';
 import { sendProblem } from '../plugins/problems.js';
 import type { ApiKeyStore } from './api-keys.js';
-import { SESSION_COOKIE, type SessionStore, sameToken } from './sessions.js';
+import { SESSION_COOKIE, type SessionStore, sameToken, sessionIdOfToken } from './sessions.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -68,6 +68,16 @@ async function refusal(request: FastifyRequest, options: ApiKeyAuthOptions): Pro
     if (!fromSession.scopes.has(options.scope))
       return forbidden(`"${fromSession.name}" lacks the ${options.scope} scope`);
     request.apiKey = fromSession;
+    return null;
+  }
+  const sessionId = sessionIdOfToken(secret);
+  if (sessionId !== null) {
+    // The CLI's session token (datasync login): a header a page on another site cannot set, so no CSRF.
+    const session = options.keys.sessions ? await options.keys.sessions.find(sessionId) : null;
+    if (!session) return unauthorized('your session has ended: run `datasync login` again', challenge);
+    if (!session.scopes.includes(options.scope))
+      return forbidden(`"${session.name}" lacks the ${options.scope} scope`);
+    request.apiKey = { name: session.name, scopes: new Set(session.scopes) };
     return null;
   }
   const key = options.keys.find(secret);

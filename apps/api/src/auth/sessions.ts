@@ -13,6 +13,7 @@ const StoredSession = z.object({
   csrf: z.string(),
   expiresAt: z.string(),
   via: z.enum(['api-key', 'directory']),
+  grantedBy: z.string().optional(),
 });
 export type StoredSession = z.infer<typeof StoredSession>;
 
@@ -20,6 +21,16 @@ export interface Identity {
   name: string;
   scopes: ReadonlySet<ApiKeyScope>;
   via: StoredSession['via'];
+  /** Directory sign-in: the group that granted the scopes. */
+  grantedBy?: string;
+}
+
+/** A session held by the CLI rather than a browser cookie: `Authorization: Bearer dss_<id>`. */
+export const SESSION_TOKEN_PREFIX = 'dss_';
+
+/** The session id of a bearer session token, or null when the secret is not one (an API key). */
+export function sessionIdOfToken(secret: string): string | null {
+  return secret.startsWith(SESSION_TOKEN_PREFIX) ? secret.slice(SESSION_TOKEN_PREFIX.length) : null;
 }
 
 /**
@@ -42,6 +53,7 @@ export class SessionStore {
       csrf: randomBytes(24).toString('base64url'),
       expiresAt: new Date(Date.now() + this.ttlMs).toISOString(),
       via: identity.via,
+      ...(identity.grantedBy ? { grantedBy: identity.grantedBy } : {}),
     };
     await this.redis.set(sessionKey(id), JSON.stringify(session), 'PX', this.ttlMs);
     return { id, session };

@@ -1,7 +1,13 @@
 import { NoContent, Problem, SessionInfo, SignInBody } from '@datasync/schemas';
 import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
-import { SESSION_COOKIE, SessionStore, type StoredSession, sameToken } from '../auth/sessions.js';
+import {
+  SESSION_COOKIE,
+  SessionStore,
+  type StoredSession,
+  sameToken,
+  sessionIdOfToken,
+} from '../auth/sessions.js';
 import type { ApiDeps } from '../deps.js';
 import { forbidden, unauthorized } from '../errors.js';
 
@@ -10,6 +16,36 @@ export const todayIn = (timeZone: string, now = new Date()) =>
   new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(
     now,
   );
+
+/** What sign-in and `GET /auth/session` answer about a session. */
+export const sessionBody = (timeZone: string) => (session: StoredSession) => ({
+  name: session.name,
+  scopes: session.scopes,
+  csrfToken: session.csrf,
+  expiresAt: session.expiresAt,
+  timeZone,
+  today: todayIn(timeZone),
+  via: session.via,
+  ...(session.grantedBy ? { grantedBy: session.grantedBy } : {}),
+});
+
+export const sessionCookieOptions = (request: FastifyRequest) => ({
+  path: '/',
+  httpOnly: true,
+  sameSite: 'strict' as const,
+  // Behind nginx with TLS (X-Forwarded-Proto: https, trustProxy): the cookie never travels in clear.
+  secure: request.protocol === 'https',
+});
+
+/** The session a request stands for: the dashboard's cookie, or the CLI's bearer session token. */
+export function sessionIdOf(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization ?? '';
+  if (header.toLowerCase().startsWith('bearer ')) {
+    const id = sessionIdOfToken(header.slice(7).trim());
+    if (id !== null) return id;
+  }
+  return request.cookies[SESSION_COOKIE];
+}
 
 /**
  * The dashboard's sign-in: `POST /auth/session` trades an operator key for a session cookie
@@ -20,23 +56,10 @@ export const sessionRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, deps) =
   deps.keys.sessions ??= new SessionStore(deps.redis, deps.config.SESSION_TTL_MINUTES * 60_000);
   const sessions = deps.keys.sessions;
   const timeZone = deps.config.DASHBOARD_TZ ?? deps.config.SCHEDULE_TZ;
-  const body = (session: StoredSession) => ({
-    name: session.name,
-    scopes: session.scopes,
-    csrfToken: session.csrf,
-    expiresAt: session.expiresAt,
-    timeZone,
-    today: todayIn(timeZone),
-  });
-  const cookieOptions = (request: FastifyRequest) => ({
-    path: '/',
-    httpOnly: true,
-    sameSite: 'strict' as const,
-    // Behind nginx with TLS (X-Forwarded-Proto: https, trustProxy): the cookie never travels in clear.
-    secure: request.protocol === 'https',
-  });
+  const body = sessionBody(timeZone);
+  const cookieOptions = sessionCookieOptions;
   const current = async (request: FastifyRequest) => {
-    const session = await sessions.find(request.cookies[SESSION_COOKIE]);
+    const session = await sessions.find(sessionIdOf(request));
     if (!session) throw unauthorized('not signed in', false);
     return session;
   };

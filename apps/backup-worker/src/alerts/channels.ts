@@ -7,7 +7,8 @@ export type AlertKind =
   | 'job-out-of-retries'
   | 'health-check-failed'
   | 'schedule-missed'
-  | 'database-held-outside';
+  | 'database-held-outside'
+  | 'login-failures';
 
 /** One incident to tell people about. `key` names the incident: the cool-down is per key. */
 export interface Alert {

@@ -1,5 +1,6 @@
 import {
   Leadership,
+  LOGIN_KEYS,
   type Metrics,
   MONITOR_KEYS,
   newestEventId,
@@ -26,6 +27,11 @@ export interface OperationsMonitorOptions {
   scheduleGraceMs: number;
   watchIntervalMs?: number;
   leaseMs?: number;
+  /**
+   * Failed or refused directory sign-ins (counted by the api) within one watch interval that
+   * raise "login-failures"; 0 or unset: no such alert.
+   */
+  loginFailureBurst?: number;
 }
 
 /** Jobs that answer an api request (reports, lists): their failure is the caller's answer, not an alert. */
@@ -50,6 +56,8 @@ export class OperationsMonitor {
   private cursors = new Map<QueueName, string>();
   private activeAt = new Map<string, number>();
   private missedSeen = new Set<string>();
+  /** Failed sign-ins counted at the last check; null until the first check (the baseline). */
+  private loginFailuresSeen: number | null = null;
   private leading = false;
   /** Leading and reading every queue's events from a fixed id, so no later event is missed. */
   private watching = false;
@@ -115,6 +123,30 @@ export class OperationsMonitor {
     }
   }
 
+  /**
+   * Compares the api's count of failed and refused sign-ins with the last check: a jump of
+   * `loginFailureBurst` or more is someone guessing passwords. Exposed for tests.
+   */
+  async checkLoginFailures(): Promise<void> {
+    const { connection, alerter, logger, loginFailureBurst } = this.options;
+    if (!loginFailureBurst) return;
+    const counts = await connection.hmget(LOGIN_KEYS.outcomes, 'invalid', 'locked').catch((error: Error) => {
+      logger.warn({ err: error.message }, 'could not read the sign-in counts');
+      return null;
+    });
+    if (!counts) return;
+    const total = counts.reduce((sum, n) => sum + (Number(n) || 0), 0);
+    const previous = this.loginFailuresSeen;
+    this.loginFailuresSeen = total;
+    if (previous === null || total - previous < loginFailureBurst) return;
+    await alerter.raise({
+      kind: 'login-failures',
+      key: 'login-failures',
+      title: 'A burst of failed directory sign-ins',
+      detail: `${total - previous} failed or refused sign-ins since the last check: someone may be guessing passwords. Names and addresses that keep failing are locked out for LOGIN_LOCKOUT_MINUTES; see datasync_logins_total and the api log (docs/operations.md, "Directory sign-in").`,
+    });
+  }
+
   private async startLeading(): Promise<void> {
     const { connection, queues, logger } = this.options;
     this.leading = true;
@@ -146,7 +178,10 @@ export class OperationsMonitor {
     this.cursorTimer = setInterval(() => void this.saveCursors(), 1_000);
     this.cursorTimer.unref();
     const interval = this.options.watchIntervalMs ?? 60_000;
-    this.watchTimer = setInterval(() => void this.checkScheduleWindows(), interval);
+    this.watchTimer = setInterval(() => {
+      void this.checkScheduleWindows();
+      void this.checkLoginFailures();
+    }, interval);
     this.watchTimer.unref();
     this.holderWatch.start();
     this.watching = true;

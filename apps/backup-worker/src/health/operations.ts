@@ -75,6 +75,8 @@ export function startOperations(deps: OperationsDeps): HealthWorker {
     metrics,
     logger: log,
     scheduleGraceMs: config.SCHEDULE_GRACE_MINUTES * 60_000,
+    // As many failures in a minute as would lock out one client address.
+    loginFailureBurst: config.LDAP_SERVER ? config.LOGIN_MAX_FAILURES * 4 : 0,
   }).start();
   const publisher = new MetricsPublisher({
     redis: connection,
