@@ -3,6 +3,7 @@
 import {
   ensureChromium,
   ensurePnpm,
+  ensurePostgresql,
   ensureRedisServer,
   installWorkspace,
   log,
@@ -15,6 +16,7 @@ const pnpm = ensurePnpm();
 installWorkspace(pnpm);
 ensureRedisServer();
 ensureChromium();
+ensurePostgresql();
 log('lint (biome)');
 run(pnpm, ['exec', 'biome', 'check', '.']);
 log('typecheck and build');

@@ -22,6 +22,20 @@ export function printSalesSyncResult(value: unknown): void {
       speed: `${r.rowsPerSecond} rows/s in ${(r.durationMs / 1000).toFixed(1)} s (${r.chunks} chunks)`,
     });
     if (r.rejected > 0) process.stdout.write(`rejected rows: GET /v1/rejects?importId=${r.importId}\n`);
+  } else if (r.source === 'sql') {
+    printKeyValues({
+      ...counts,
+      source: r.sourceName,
+      window: `${r.window.from ?? '(start)'} .. ${r.window.to ?? '(no rows)'}`,
+      pages: r.pages,
+      watermark: r.watermark ?? '(none yet)',
+      'count check': `${r.countCheck.days} days, ${r.countCheck.mismatches.length} differ`,
+      speed: `${r.rowsPerSecond} rows/s in ${(r.durationMs / 1000).toFixed(1)} s`,
+    });
+    for (const m of r.countCheck.mismatches)
+      process.stdout.write(`count differs on ${m.day}: source ${m.source}, stored ${m.stored}\n`);
+    if (r.rejected > 0)
+      process.stdout.write(`rejected rows: GET /v1/rejects?source=${encodeURIComponent(r.sourceName)}\n`);
   } else {
     printKeyValues({
       ...counts,
@@ -36,23 +50,31 @@ export function printSalesSyncResult(value: unknown): void {
   for (const warning of r.warnings) process.stdout.write(`warning: ${warning}\n`);
 }
 
-/** The old `sync-sales --csv FILE` and `sync-sales --api URL --days N`. */
+/** The old `sync-sales --csv FILE` and `sync-sales --api URL --days N`; `--sql` pulls SALES_DB_URL. */
 export const syncSalesCommand: Command = {
   name: 'sync-sales',
-  usage: 'datasync sync-sales --csv FILE [--force] | --api [URL] [--days N]',
-  summary: 'import a sales CSV file, or pull sales from the upstream API',
+  usage: 'datasync sync-sales --csv FILE [--force] | --api [URL] [--days N] | --sql',
+  summary: 'import a sales CSV file, or pull sales from the upstream API or the SQL database (SALES_DB_URL)',
   async run(ctx) {
     const { values, positionals } = parse(ctx.argv, {
       csv: { type: 'string' },
       api: { type: 'boolean' },
       days: { type: 'string' },
       force: { type: 'boolean' },
+      sql: { type: 'boolean' },
+      source: { type: 'string' },
     });
+    if (values.source !== undefined && values.source !== 'api' && values.source !== 'sql')
+      throw new UsageError('--source must be api or sql (a CSV file: --csv FILE)');
+    if (values.sql || values.source === 'sql') {
+      // The worker pulls from its own SALES_DB_URL: no credentials travel with the job.
+      return runJob(ctx, { path: '/v1/jobs/sales-sync', json: { source: 'sql' } }, printSalesSyncResult);
+    }
     if (typeof values.csv === 'string') {
       const force = values.force ? '?force=true' : '';
       return runJob(ctx, { path: `/v1/sales/imports${force}`, file: values.csv }, printSalesSyncResult);
     }
-    if (values.api) {
+    if (values.api || values.source === 'api') {
       const days = values.days === undefined ? 1 : Number(values.days);
       if (!Number.isInteger(days) || days < 1)
         throw new UsageError('--days must be a whole number of 1 or more');
@@ -63,6 +85,6 @@ export const syncSalesCommand: Command = {
         printSalesSyncResult,
       );
     }
-    throw new UsageError('sync-sales needs --csv FILE or --api [URL]');
+    throw new UsageError('sync-sales needs --csv FILE, --api [URL] or --sql');
   },
 };

@@ -1,0 +1,386 @@
+import { randomUUID } from 'node:crypto';
+import {
+  commitSqlPage,
+  type DatabaseWriter,
+  type SqlCursor,
+  sqlCursorOf,
+  sqlStoredCountsByDay,
+} from '@datasync/db';
+import {
+  type EnvConfig,
+  latestSaleDate,
+  type Sale,
+  type SqlSyncResult,
+  type StoredReject,
+  validateSaleRecord,
+} from '@datasync/schemas';
+import pg from 'pg';
+import type { Logger } from 'pino';
+
+/**
+ * The legacy SQL database source (PostgreSQL): keyset pages over SALES_DB_TABLE or SALES_DB_QUERY,
+ * ordered by (cursor, key). Each page's sales, its rejects and the advanced cursor commit in one
+ * DuckDB transaction (`commitSqlPage`), so a pull that dies leaves every page wholly written or not
+ * at all and the next run resumes at the last committed row. A run starts at `cursor >= watermark`
+ * (minus SALES_DB_LOOKBACK) and skips the rows at the watermark it already committed (their keys
+ * are kept with it, bounded); within a run pages continue after (cursor, key) of the last row read.
+ * The cursor value is kept as the source's own text (`::text`, session time zone UTC), never as a
+ * JS Date: no time zone shift, no lost microseconds.
+ */
+
+export type SqlSourceConfig = Pick<
+  EnvConfig,
+  | 'SALES_DB_URL'
+  | 'SALES_DB_TABLE'
+  | 'SALES_DB_QUERY'
+  | 'SALES_DB_CURSOR'
+  | 'SALES_DB_KEY'
+  | 'SALES_DB_PAGE_ROWS'
+  | 'SALES_DB_LOOKBACK'
+>;
+
+export interface SqlSyncDeps {
+  writer: DatabaseWriter;
+  logger: Logger;
+  config: SqlSourceConfig;
+  now?: () => Date;
+}
+
+export interface SqlSyncJob {
+  runId: string;
+  /** Called after each committed page. */
+  onProgress?: (percent: number) => unknown;
+}
+
+/** Keys of rows at the watermark kept for the next run; beyond it they are read and upserted again. */
+export const SQL_BOUNDARY_KEYS_MAX = 10_000;
+/** Sale dates the end-of-run count check compares at most (the newest ones). */
+export const SQL_COUNT_CHECK_DAYS_MAX = 1_000;
+
+export class SqlSourceError extends Error {
+  override readonly name = 'SqlSourceError';
+  constructor(
+    message: string,
+    /** Retrying cannot help (wrong credentials, no such table or column). */
+    readonly permanent: boolean,
+  ) {
+    super(message);
+  }
+}
+
+// SQLSTATE classes and codes a retry cannot fix.
+const PERMANENT_CODES = /^(28|3D|42)/;
+
+/** The URL with its password replaced, for messages. */
+export function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(SALES_DB_URL)';
+  }
+}
+
+/** Removes the URL's password (as written and as decoded) from any text. */
+export function redactSecret(text: string, url: string): string {
+  let out = text.split(url).join(redactedUrl(url));
+  try {
+    const { password } = new URL(url);
+    for (const secret of new Set([password, decodeURIComponent(password)])) {
+      if (secret.length > 0) out = out.split(secret).join('***');
+    }
+  } catch {
+    // not a URL: nothing more to find
+  }
+  return out;
+}
+
+export function sqlSourceName(config: SqlSourceConfig): string {
+  const url = new URL(config.SALES_DB_URL!);
+  return `sql:${url.host}${url.pathname}/${config.SALES_DB_TABLE ?? 'query'}`;
+}
+
+const ident = (name: string) =>
+  name
+    .split('.')
+    .map((part) => `"${part.replaceAll('"', '""')}"`)
+    .join('.');
+
+/** DATE, TIMESTAMP and TIMESTAMPTZ as the server's text: a JS Date would shift them by the local zone. */
+const TEXT_TYPES = new Set([1082, 1114, 1184]);
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    TEXT_TYPES.has(oid)
+      ? (v: string) => v
+      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
+};
+
+interface SqlQueries {
+  firstPage(fromStart: boolean): string;
+  nextPage: string;
+  startValue(type: string): string | null;
+  cursorType: string;
+  countCheck(fromStart: boolean): string;
+}
+
+function queries(config: SqlSourceConfig, watermarkLiteral?: string): SqlQueries {
+  const src = config.SALES_DB_TABLE ? ident(config.SALES_DB_TABLE) : `(${config.SALES_DB_QUERY})`;
+  const c = `s.${ident(config.SALES_DB_CURSOR)}`;
+  const k = `s.${ident(config.SALES_DB_KEY)}`;
+  // With a look-back, rows behind the stored watermark are read again: they must not move it back.
+  const reached = watermarkLiteral ? `, (${c} >= ${watermarkLiteral}) AS "__datasync_reached"` : '';
+  const select = `SELECT s.*, ${c}::text AS "__datasync_cursor", ${k}::text AS "__datasync_key"${reached} FROM ${src} AS s`;
+  const order = `ORDER BY ${c}, ${k} LIMIT $PAGE`;
+  const page = config.SALES_DB_PAGE_ROWS;
+  return {
+    firstPage: (fromStart) =>
+      `${select} WHERE ${c} IS NOT NULL AND ${k} IS NOT NULL${fromStart ? '' : ` AND ${c} >= $1`} ${order}`.replace(
+        '$PAGE',
+        String(page),
+      ),
+    nextPage:
+      `${select} WHERE ${c} IS NOT NULL AND ${k} IS NOT NULL AND (${c} > $1 OR (${c} = $1 AND ${k} > $2)) ${order}`.replace(
+        '$PAGE',
+        String(page),
+      ),
+    cursorType: `SELECT pg_typeof(${c})::text AS t FROM ${src} AS s WHERE ${c} IS NOT NULL LIMIT 1`,
+    startValue: (type) => {
+      if (type === 'timestamp with time zone' || type === 'timestamp without time zone') {
+        const cast = type === 'timestamp with time zone' ? 'timestamptz' : 'timestamp';
+        return `SELECT ($1::${cast} - $2::float8 * interval '1 second')::text AS v`;
+      }
+      if (type === 'date') return `SELECT ($1::date - $2::int)::text AS v`;
+      if (['bigint', 'integer', 'smallint', 'numeric', 'real', 'double precision'].includes(type))
+        return `SELECT ($1::numeric - $2::numeric)::text AS v`;
+      return null;
+    },
+    countCheck: (fromStart) => `
+      WITH days AS (
+        SELECT DISTINCT s.date AS day FROM ${src} AS s
+        WHERE ${c} <= $1${fromStart ? '' : ` AND ${c} >= $2`} AND s.date IS NOT NULL
+        ORDER BY 1 DESC LIMIT ${SQL_COUNT_CHECK_DAYS_MAX})
+      SELECT s.date::text AS day, count(*)::int AS n FROM ${src} AS s
+      WHERE ${c} <= $1 AND ${k} IS NOT NULL AND s.date IN (SELECT day FROM days)
+      GROUP BY 1`,
+  };
+}
+
+interface PageOutcome {
+  sales: Sale[];
+  rejects: StoredReject[];
+  /** Rows at the watermark the last run already committed: not written again. */
+  skipped: number;
+}
+
+export async function syncFromSql(deps: SqlSyncDeps, job: SqlSyncJob): Promise<SqlSyncResult> {
+  const { config } = deps;
+  const url = config.SALES_DB_URL;
+  if (!url) throw new SqlSourceError('no SQL source: set SALES_DB_URL', true);
+  if (!config.SALES_DB_TABLE && !config.SALES_DB_QUERY)
+    throw new SqlSourceError('no SQL source: set SALES_DB_TABLE or SALES_DB_QUERY', true);
+  const started = performance.now();
+  const source = sqlSourceName(config);
+  const log = deps.logger.child({ source });
+  const client = new pg.Client({
+    connectionString: url,
+    application_name: 'datasync-sales-sync',
+    connectionTimeoutMillis: 10_000,
+    // The cursor's text is compared and stored as printed: in UTC, whatever the server's default.
+    options: '-c TimeZone=UTC -c DateStyle=ISO',
+    types,
+  });
+  // A connection dropped between queries is reported here; the next query then fails with it.
+  client.on('error', (error) =>
+    log.warn({ err: redactSecret(error.message, url) }, 'SQL source connection lost'),
+  );
+  try {
+    await client.connect();
+    return await pull(deps, job, client, source, log, started);
+  } catch (error) {
+    throw sqlError(error, url);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+function sqlError(error: unknown, url: string): Error {
+  if (error instanceof SqlSourceError)
+    return new SqlSourceError(redactSecret(error.message, url), error.permanent);
+  const e = error as Error & { code?: string };
+  const permanent = typeof e.code === 'string' && PERMANENT_CODES.test(e.code);
+  return new SqlSourceError(
+    redactSecret(`the SQL source ${redactedUrl(url)} failed: ${e.message ?? String(error)}`, url),
+    permanent,
+  );
+}
+
+async function pull(
+  deps: SqlSyncDeps,
+  job: SqlSyncJob,
+  client: pg.Client,
+  source: string,
+  log: Logger,
+  started: number,
+): Promise<SqlSyncResult> {
+  const { config } = deps;
+  const q0 = queries(config);
+  const latest = latestSaleDate(deps.now?.() ?? new Date());
+  const stored = await deps.writer.read((conn) => sqlCursorOf(conn, source));
+  let windowFrom = stored?.value ?? null;
+  if (stored && config.SALES_DB_LOOKBACK > 0) windowFrom = await lookBack(client, q0, stored.value, config);
+  const q =
+    windowFrom !== (stored?.value ?? null) ? queries(config, client.escapeLiteral(stored!.value)) : q0;
+
+  let cursor: SqlCursor | null = stored;
+  let last: { cursor: string; key: string } | null = null;
+  let pages = 0;
+  let received = 0;
+  let accepted = 0;
+  let rejected = 0;
+  for (;;) {
+    const result: pg.QueryResult<Record<string, unknown>> =
+      last === null
+        ? await client.query(q.firstPage(windowFrom === null), windowFrom === null ? [] : [windowFrom])
+        : await client.query(q.nextPage, [last.cursor, last.key]);
+    const rows = result.rows;
+    if (rows.length === 0) break;
+    const page = judgePage(rows, stored, received, latest);
+    const tail = rows[rows.length - 1]!;
+    last = { cursor: String(tail.__datasync_cursor), key: String(tail.__datasync_key) };
+    const next = advance(cursor, rows);
+    if (page.sales.length + page.rejects.length > 0) {
+      pages++;
+      const expected = cursor;
+      await deps.writer.transaction((tx) =>
+        commitSqlPage(tx, {
+          source,
+          runId: job.runId,
+          batchId: `${job.runId}:${pages}:${randomUUID().slice(0, 8)}`,
+          expected,
+          next,
+          received: page.sales.length + page.rejects.length,
+          sales: page.sales,
+          rejects: page.rejects,
+        }),
+      );
+      received += page.sales.length + page.rejects.length;
+      accepted += page.sales.length;
+      rejected += page.rejects.length;
+      cursor = next;
+      await job.onProgress?.(Math.min(90, pages));
+    }
+    if (rows.length < config.SALES_DB_PAGE_ROWS) break;
+  }
+
+  const countCheck = cursor
+    ? await checkCounts(deps, client, q, source, windowFrom, cursor.value)
+    : { days: 0, mismatches: [] };
+  const warnings: string[] = [];
+  if (countCheck.mismatches.length > 0) {
+    warnings.push(
+      `${countCheck.mismatches.length} day(s) hold a different number of rows here than at the source (countCheck.mismatches): rows committed late behind the cursor (raise SALES_DB_LOOKBACK), or deleted at the source`,
+    );
+  }
+  const durationMs = Math.round(performance.now() - started);
+  const result: SqlSyncResult = {
+    source: 'sql',
+    sourceName: source,
+    runId: job.runId,
+    pages,
+    received,
+    accepted,
+    rejected,
+    window: { from: windowFrom, to: cursor?.value ?? null },
+    watermark: cursor?.value ?? null,
+    countCheck,
+    warnings,
+    durationMs,
+    rowsPerSecond: durationMs > 0 ? Math.round((received * 1000) / durationMs) : received,
+  };
+  if (warnings.length > 0) log.warn({ runId: job.runId, mismatches: countCheck.mismatches }, warnings[0]);
+  return result;
+}
+
+async function lookBack(client: pg.Client, q: SqlQueries, value: string, config: SqlSourceConfig) {
+  const typed = await client.query<{ t: string }>(q.cursorType);
+  const type = typed.rows[0]?.t ?? 'unknown';
+  const sql = q.startValue(type);
+  if (sql === null) {
+    throw new SqlSourceError(
+      `SALES_DB_LOOKBACK needs a timestamp, date or number cursor; ${config.SALES_DB_CURSOR} is ${type}`,
+      true,
+    );
+  }
+  const start = await client.query<{ v: string }>(sql, [value, config.SALES_DB_LOOKBACK]);
+  return start.rows[0]!.v;
+}
+
+/** The page's rows as sales and rejects, minus those at the stored watermark already committed. */
+function judgePage(
+  rows: Record<string, unknown>[],
+  stored: SqlCursor | null,
+  offset: number,
+  latest: string,
+): PageOutcome {
+  const done = stored ? new Set(stored.boundaryKeys) : new Set<string>();
+  const sales: Sale[] = [];
+  const rejects: StoredReject[] = [];
+  let skipped = 0;
+  for (const row of rows) {
+    const key = String(row.__datasync_key);
+    if (stored && row.__datasync_cursor === stored.value && done.has(key)) {
+      skipped++;
+      continue;
+    }
+    const { __datasync_cursor: _c, __datasync_key: _k, __datasync_reached: _r, ...columns } = row;
+    const record = { ...columns, id: key };
+    const checked = validateSaleRecord(record, latest);
+    if (checked.errors) {
+      const index = offset + sales.length + rejects.length;
+      rejects.push({
+        index,
+        raw: JSON.stringify(record),
+        reasons: checked.errors.map((r) => ({ index, ...r })),
+      });
+    } else sales.push(checked.sale!);
+  }
+  return { sales, rejects, skipped };
+}
+
+/** The cursor after a page: its last row's value, with the keys committed at that value. */
+function advance(cursor: SqlCursor | null, rows: Record<string, unknown>[]): SqlCursor {
+  if (cursor && rows[rows.length - 1]!.__datasync_reached === false) return cursor;
+  const value = String(rows[rows.length - 1]!.__datasync_cursor);
+  const keys = cursor?.value === value ? [...cursor.boundaryKeys] : [];
+  const known = new Set(keys);
+  for (const row of rows) {
+    const key = String(row.__datasync_key);
+    if (row.__datasync_cursor === value && !known.has(key)) {
+      known.add(key);
+      keys.push(key);
+    }
+  }
+  return { value, boundaryKeys: keys.slice(-SQL_BOUNDARY_KEYS_MAX) };
+}
+
+async function checkCounts(
+  deps: SqlSyncDeps,
+  client: pg.Client,
+  q: SqlQueries,
+  source: string,
+  from: string | null,
+  to: string,
+): Promise<SqlSyncResult['countCheck']> {
+  const counted = await client.query<{ day: string; n: number }>(
+    q.countCheck(from === null),
+    from === null ? [to] : [to, from],
+  );
+  const days = counted.rows.map((r) => r.day);
+  const here = await deps.writer.read((conn) => sqlStoredCountsByDay(conn, source, days));
+  const mismatches = counted.rows
+    .filter((r) => (here.get(r.day) ?? 0) !== r.n)
+    .map((r) => ({ day: r.day, source: r.n, stored: here.get(r.day) ?? 0 }))
+    .sort((a, b) => a.day.localeCompare(b.day));
+  return { days: days.length, mismatches };
+}
