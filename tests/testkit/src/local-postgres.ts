@@ -7,7 +7,8 @@ import { freePort } from './local-redis.js';
  * A PostgreSQL server of our own for the SQL source's tests: `initdb` in a temp folder, `postgres`
  * on a free loopback port with its unix socket in that folder, password authentication (scram) so
  * wrong credentials can be tested. Run as root (a container), the server runs as the `postgres`
- * OS user (it refuses root), which then owns the folder.
+ * OS user (it refuses root), which then owns the folder: give it a folder of its own directly under
+ * the system temp folder (`tempDir()`), one that user can reach.
  */
 export interface LocalPostgres {
   /** postgres://postgres:<password>@127.0.0.1:<port>/postgres */

@@ -139,8 +139,9 @@ function queries(config: SqlSourceConfig, watermarkLiteral?: string): SqlQueries
         '$PAGE',
         String(page),
       ),
+    // The row comparison is an index range on (cursor, key); an OR of the two filters every row before it.
     nextPage:
-      `${select} WHERE ${c} IS NOT NULL AND ${k} IS NOT NULL AND (${c} > $1 OR (${c} = $1 AND ${k} > $2)) ${order}`.replace(
+      `${select} WHERE ${c} IS NOT NULL AND ${k} IS NOT NULL AND ${c} >= $1 AND (${c}, ${k}) > ($1, $2) ${order}`.replace(
         '$PAGE',
         String(page),
       ),
@@ -239,6 +240,7 @@ async function pull(
   let accepted = 0;
   let rejected = 0;
   for (;;) {
+    const readStarted = performance.now();
     const result: pg.QueryResult<Record<string, unknown>> =
       last === null
         ? await client.query(q.firstPage(windowFrom === null), windowFrom === null ? [] : [windowFrom])
@@ -251,6 +253,7 @@ async function pull(
     const next = advance(cursor, rows);
     if (page.sales.length + page.rejects.length > 0) {
       pages++;
+      const commitStarted = performance.now();
       const expected = cursor;
       await deps.writer.transaction((tx) =>
         commitSqlPage(tx, {
@@ -268,6 +271,15 @@ async function pull(
       accepted += page.sales.length;
       rejected += page.rejects.length;
       cursor = next;
+      log.debug(
+        {
+          page: pages,
+          rows: rows.length,
+          readMs: Math.round(commitStarted - readStarted),
+          commitMs: Math.round(performance.now() - commitStarted),
+        },
+        'sql page committed',
+      );
       await job.onProgress?.(Math.min(90, pages));
     }
     if (rows.length < config.SALES_DB_PAGE_ROWS) break;
