@@ -59,13 +59,16 @@ const optionalTimeZone = z
 
 const SQL_COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
 const SQL_TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$/;
-const SQL_URL_MESSAGE = 'must be a postgres:// or postgresql:// URL with a host and a database';
+const SQL_URL_MESSAGE =
+  'must be a postgres://, postgresql://, mysql:// or mariadb:// URL with a host and a database';
 /** A URL the SQL source can connect to. The value itself is secret: never put it in a message. */
 function sqlSourceUrl(v: string): boolean {
   try {
     const url = new URL(v);
     return (
-      ['postgres:', 'postgresql:'].includes(url.protocol) && url.hostname !== '' && url.pathname.length > 1
+      ['postgres:', 'postgresql:', 'mysql:', 'mariadb:'].includes(url.protocol) &&
+      url.hostname !== '' &&
+      url.pathname.length > 1
     );
   } catch {
     return false;
@@ -185,7 +188,7 @@ export const EnvConfig = z
     // Legacy SQL database source (PostgreSQL); SALES_DB_URL holds the credentials: never logged
     SALES_DB_URL: optionalText
       .refine((v) => v === undefined || sqlSourceUrl(v), SQL_URL_MESSAGE)
-      .describe('postgres://user:password@host:port/database'),
+      .describe('postgres:// or mysql://user:password@host:port/database'),
     SALES_DB_TABLE: optionalText
       .refine((v) => v === undefined || SQL_TABLE_NAME.test(v), 'must be a table name: name or schema.name')
       .describe('the table sales are pulled from (or SALES_DB_QUERY)'),

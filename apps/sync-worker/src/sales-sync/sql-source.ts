@@ -14,8 +14,8 @@ import {
   type StoredReject,
   validateSaleRecord,
 } from '@datasync/schemas';
-import pg from 'pg';
 import type { Logger } from 'pino';
+import { openSourceConnection, type SourceConnection } from './sql-connection.js';
 
 /**
  * The legacy SQL database source (PostgreSQL): keyset pages over SALES_DB_TABLE or SALES_DB_QUERY,
@@ -70,6 +70,16 @@ export class SqlSourceError extends Error {
 
 // SQLSTATE classes and codes a retry cannot fix.
 const PERMANENT_CODES = /^(28|3D|42)/;
+// MySQL/MariaDB: access denied, unknown database, table or column, a query it cannot parse.
+const PERMANENT_MYSQL = new Set([
+  'ER_ACCESS_DENIED_ERROR',
+  'ER_DBACCESS_DENIED_ERROR',
+  'ER_TABLEACCESS_DENIED_ERROR',
+  'ER_BAD_DB_ERROR',
+  'ER_NO_SUCH_TABLE',
+  'ER_BAD_FIELD_ERROR',
+  'ER_PARSE_ERROR',
+]);
 
 /** The URL with its password replaced, for messages. */
 export function redactedUrl(url: string): string {
@@ -101,69 +111,34 @@ export function sqlSourceName(config: SqlSourceConfig): string {
   return `sql:${url.host}${url.pathname}/${config.SALES_DB_TABLE ?? 'query'}`;
 }
 
-const ident = (name: string) =>
-  name
-    .split('.')
-    .map((part) => `"${part.replaceAll('"', '""')}"`)
-    .join('.');
-
-/** DATE, TIMESTAMP and TIMESTAMPTZ as the server's text: a JS Date would shift them by the local zone. */
-const TEXT_TYPES = new Set([1082, 1114, 1184]);
-const types = {
-  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    TEXT_TYPES.has(oid)
-      ? (v: string) => v
-      : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
-};
-
 interface SqlQueries {
   firstPage(fromStart: boolean): string;
   nextPage: string;
-  startValue(type: string): string | null;
-  cursorType: string;
+  cursorType: string | null;
   countCheck(fromStart: boolean): string;
 }
 
-function queries(config: SqlSourceConfig, watermarkLiteral?: string): SqlQueries {
-  const src = config.SALES_DB_TABLE ? ident(config.SALES_DB_TABLE) : `(${config.SALES_DB_QUERY})`;
-  const c = `s.${ident(config.SALES_DB_CURSOR)}`;
-  const k = `s.${ident(config.SALES_DB_KEY)}`;
+function queries(config: SqlSourceConfig, db: SourceConnection, watermarkLiteral?: string): SqlQueries {
+  const src = config.SALES_DB_TABLE ? db.ident(config.SALES_DB_TABLE) : `(${config.SALES_DB_QUERY})`;
+  const c = `s.${db.ident(config.SALES_DB_CURSOR)}`;
+  const k = `s.${db.ident(config.SALES_DB_KEY)}`;
   // With a look-back, rows behind the stored watermark are read again: they must not move it back.
-  const reached = watermarkLiteral ? `, (${c} >= ${watermarkLiteral}) AS "__datasync_reached"` : '';
-  const select = `SELECT s.*, ${c}::text AS "__datasync_cursor", ${k}::text AS "__datasync_key"${reached} FROM ${src} AS s`;
-  const order = `ORDER BY ${c}, ${k} LIMIT $PAGE`;
-  const page = config.SALES_DB_PAGE_ROWS;
+  const reached = watermarkLiteral ? `, (${c} >= ${watermarkLiteral}) AS __datasync_reached` : '';
+  const select = `SELECT s.*, ${db.text(c)} AS __datasync_cursor, ${db.text(k)} AS __datasync_key${reached} FROM ${src} AS s`;
+  const order = `ORDER BY ${c}, ${k} LIMIT ${config.SALES_DB_PAGE_ROWS}`;
   return {
     firstPage: (fromStart) =>
-      `${select} WHERE ${c} IS NOT NULL AND ${k} IS NOT NULL${fromStart ? '' : ` AND ${c} >= $1`} ${order}`.replace(
-        '$PAGE',
-        String(page),
-      ),
+      `${select} WHERE ${c} IS NOT NULL AND ${k} IS NOT NULL${fromStart ? '' : ` AND ${c} >= $1`} ${order}`,
     // The row comparison is an index range on (cursor, key); an OR of the two filters every row before it.
-    nextPage:
-      `${select} WHERE ${c} IS NOT NULL AND ${k} IS NOT NULL AND ${c} >= $1 AND (${c}, ${k}) > ($1, $2) ${order}`.replace(
-        '$PAGE',
-        String(page),
-      ),
-    cursorType: `SELECT pg_typeof(${c})::text AS t FROM ${src} AS s WHERE ${c} IS NOT NULL LIMIT 1`,
-    startValue: (type) => {
-      if (type === 'timestamp with time zone' || type === 'timestamp without time zone') {
-        const cast = type === 'timestamp with time zone' ? 'timestamptz' : 'timestamp';
-        return `SELECT ($1::${cast} - $2::float8 * interval '1 second')::text AS v`;
-      }
-      if (type === 'date') return `SELECT ($1::date - $2::int)::text AS v`;
-      if (['bigint', 'integer', 'smallint', 'numeric', 'real', 'double precision'].includes(type))
-        return `SELECT ($1::numeric - $2::numeric)::text AS v`;
-      return null;
-    },
+    nextPage: `${select} WHERE ${c} IS NOT NULL AND ${k} IS NOT NULL AND ${c} >= $1 AND (${c}, ${k}) > ($1, $2) ${order}`,
+    cursorType: db.cursorTypeSql(c, `${src} AS s`),
     countCheck: (fromStart) => `
-      WITH days AS (
-        SELECT DISTINCT s.date AS day FROM ${src} AS s
-        WHERE ${c} <= $1${fromStart ? '' : ` AND ${c} >= $2`} AND s.date IS NOT NULL
-        ORDER BY 1 DESC LIMIT ${SQL_COUNT_CHECK_DAYS_MAX})
-      SELECT s.date::text AS day, count(*)::int AS n FROM ${src} AS s
-      WHERE ${c} <= $1 AND ${k} IS NOT NULL AND s.date IN (SELECT day FROM days)
-      GROUP BY 1`,
+      SELECT ${db.text('s.date')} AS day, count(*) AS n FROM ${src} AS s
+      JOIN (SELECT DISTINCT w.date AS day FROM ${src} AS w
+            WHERE w.${db.ident(config.SALES_DB_CURSOR)} <= $1${fromStart ? '' : ` AND w.${db.ident(config.SALES_DB_CURSOR)} >= $2`} AND w.date IS NOT NULL
+            ORDER BY 1 DESC LIMIT ${SQL_COUNT_CHECK_DAYS_MAX}) AS d ON s.date = d.day
+      WHERE ${c} <= $1 AND ${k} IS NOT NULL
+      GROUP BY s.date`,
   };
 }
 
@@ -183,25 +158,16 @@ export async function syncFromSql(deps: SqlSyncDeps, job: SqlSyncJob): Promise<S
   const started = performance.now();
   const source = sqlSourceName(config);
   const log = deps.logger.child({ source });
-  const client = new pg.Client({
-    connectionString: url,
-    application_name: 'datasync-sales-sync',
-    connectionTimeoutMillis: 10_000,
-    // The cursor's text is compared and stored as printed: in UTC, whatever the server's default.
-    options: '-c TimeZone=UTC -c DateStyle=ISO',
-    types,
-  });
-  // A connection dropped between queries is reported here; the next query then fails with it.
-  client.on('error', (error) =>
-    log.warn({ err: redactSecret(error.message, url) }, 'SQL source connection lost'),
-  );
+  let db: SourceConnection | undefined;
   try {
-    await client.connect();
-    return await pull(deps, job, client, source, log, started);
+    db = await openSourceConnection(url, (error) =>
+      log.warn({ err: redactSecret(error.message, url) }, 'SQL source connection lost'),
+    );
+    return await pull(deps, job, db, source, log, started);
   } catch (error) {
     throw sqlError(error, url);
   } finally {
-    await client.end().catch(() => undefined);
+    await db?.close();
   }
 }
 
@@ -209,7 +175,9 @@ function sqlError(error: unknown, url: string): Error {
   if (error instanceof SqlSourceError)
     return new SqlSourceError(redactSecret(error.message, url), error.permanent);
   const e = error as Error & { code?: string };
-  const permanent = typeof e.code === 'string' && PERMANENT_CODES.test(e.code);
+  const permanent =
+    typeof e.code === 'string' &&
+    (PERMANENT_MYSQL.has(e.code) || (/^[0-9A-Z]{5}$/.test(e.code) && PERMANENT_CODES.test(e.code)));
   return new SqlSourceError(
     redactSecret(`the SQL source ${redactedUrl(url)} failed: ${e.message ?? String(error)}`, url),
     permanent,
@@ -219,19 +187,18 @@ function sqlError(error: unknown, url: string): Error {
 async function pull(
   deps: SqlSyncDeps,
   job: SqlSyncJob,
-  client: pg.Client,
+  db: SourceConnection,
   source: string,
   log: Logger,
   started: number,
 ): Promise<SqlSyncResult> {
   const { config } = deps;
-  const q0 = queries(config);
+  const q0 = queries(config, db);
   const latest = latestSaleDate(deps.now?.() ?? new Date());
   const stored = await deps.writer.read((conn) => sqlCursorOf(conn, source));
   let windowFrom = stored?.value ?? null;
-  if (stored && config.SALES_DB_LOOKBACK > 0) windowFrom = await lookBack(client, q0, stored.value, config);
-  const q =
-    windowFrom !== (stored?.value ?? null) ? queries(config, client.escapeLiteral(stored!.value)) : q0;
+  if (stored && config.SALES_DB_LOOKBACK > 0) windowFrom = await lookBack(db, q0, stored.value, config);
+  const q = windowFrom !== (stored?.value ?? null) ? queries(config, db, db.literal(stored!.value)) : q0;
 
   let cursor: SqlCursor | null = stored;
   let last: { cursor: string; key: string } | null = null;
@@ -241,11 +208,10 @@ async function pull(
   let rejected = 0;
   for (;;) {
     const readStarted = performance.now();
-    const result: pg.QueryResult<Record<string, unknown>> =
+    const rows: Record<string, unknown>[] =
       last === null
-        ? await client.query(q.firstPage(windowFrom === null), windowFrom === null ? [] : [windowFrom])
-        : await client.query(q.nextPage, [last.cursor, last.key]);
-    const rows = result.rows;
+        ? await db.query(q.firstPage(windowFrom === null), windowFrom === null ? [] : [windowFrom])
+        : await db.query(q.nextPage, [last.cursor, last.key]);
     if (rows.length === 0) break;
     const page = judgePage(rows, stored, received, latest);
     const tail = rows[rows.length - 1]!;
@@ -286,7 +252,7 @@ async function pull(
   }
 
   const countCheck = cursor
-    ? await checkCounts(deps, client, q, source, windowFrom, cursor.value)
+    ? await checkCounts(deps, db, q, source, windowFrom, cursor.value)
     : { days: 0, mismatches: [] };
   const warnings: string[] = [];
   if (countCheck.mismatches.length > 0) {
@@ -314,18 +280,17 @@ async function pull(
   return result;
 }
 
-async function lookBack(client: pg.Client, q: SqlQueries, value: string, config: SqlSourceConfig) {
-  const typed = await client.query<{ t: string }>(q.cursorType);
-  const type = typed.rows[0]?.t ?? 'unknown';
-  const sql = q.startValue(type);
+async function lookBack(db: SourceConnection, q: SqlQueries, value: string, config: SqlSourceConfig) {
+  const type = q.cursorType ? ((await db.query<{ t: string }>(q.cursorType))[0]?.t ?? null) : null;
+  const sql = db.lookBackSql(value, type);
   if (sql === null) {
     throw new SqlSourceError(
-      `SALES_DB_LOOKBACK needs a timestamp, date or number cursor; ${config.SALES_DB_CURSOR} is ${type}`,
+      `SALES_DB_LOOKBACK needs a timestamp, date or number cursor; ${config.SALES_DB_CURSOR} is ${type ?? value}`,
       true,
     );
   }
-  const start = await client.query<{ v: string }>(sql, [value, config.SALES_DB_LOOKBACK]);
-  return start.rows[0]!.v;
+  const start = await db.query<{ v: string }>(sql, [value, config.SALES_DB_LOOKBACK]);
+  return String(start[0]!.v);
 }
 
 /** The page's rows as sales and rejects, minus those at the stored watermark already committed. */
@@ -362,7 +327,9 @@ function judgePage(
 
 /** The cursor after a page: its last row's value, with the keys committed at that value. */
 function advance(cursor: SqlCursor | null, rows: Record<string, unknown>[]): SqlCursor {
-  if (cursor && rows[rows.length - 1]!.__datasync_reached === false) return cursor;
+  const tail = rows[rows.length - 1]!;
+  // Only with a look-back: PostgreSQL answers a boolean, MySQL 0 or 1.
+  if (cursor && '__datasync_reached' in tail && !Number(tail.__datasync_reached)) return cursor;
   const value = String(rows[rows.length - 1]!.__datasync_cursor);
   const keys = cursor?.value === value ? [...cursor.boundaryKeys] : [];
   const known = new Set(keys);
@@ -378,19 +345,20 @@ function advance(cursor: SqlCursor | null, rows: Record<string, unknown>[]): Sql
 
 async function checkCounts(
   deps: SqlSyncDeps,
-  client: pg.Client,
+  db: SourceConnection,
   q: SqlQueries,
   source: string,
   from: string | null,
   to: string,
 ): Promise<SqlSyncResult['countCheck']> {
-  const counted = await client.query<{ day: string; n: number }>(
+  const rows = await db.query<{ day: string; n: number | string }>(
     q.countCheck(from === null),
     from === null ? [to] : [to, from],
   );
-  const days = counted.rows.map((r) => r.day);
+  const counted = rows.map((r) => ({ day: String(r.day), n: Number(r.n) }));
+  const days = counted.map((r) => r.day);
   const here = await deps.writer.read((conn) => sqlStoredCountsByDay(conn, source, days));
-  const mismatches = counted.rows
+  const mismatches = counted
     .filter((r) => (here.get(r.day) ?? 0) !== r.n)
     .map((r) => ({ day: r.day, source: r.n, stored: here.get(r.day) ?? 0 }))
     .sort((a, b) => a.day.localeCompare(b.day));
