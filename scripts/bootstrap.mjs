@@ -121,6 +121,15 @@ export function ensurePostgresql() {
     fail(`apt-get could not install it. ${howTo}`);
 }
 
+/** MariaDB (mariadb-install-db, mariadbd), for the SQL source's MySQL/MariaDB tests. */
+export function ensureMariadb() {
+  ensureDebianProgram(
+    'mariadb-install-db',
+    'mariadb-server',
+    'mariadb-server is needed for the SQL source tests. Install it (Debian: sudo apt-get update && sudo apt-get install -y mariadb-server).',
+  );
+}
+
 export function run(pnpm, args, options = {}) {
   const r = spawnSync(pnpm, args, { cwd: ROOT, stdio: 'inherit', ...options });
   if (r.status !== 0) fail(`${[pnpm, ...args].join(' ')} failed with exit code ${r.status}`);

@@ -2,6 +2,7 @@
 // (real Redis started by the suite itself, real DuckDB files in temp folders).
 import {
   ensureChromium,
+  ensureMariadb,
   ensurePnpm,
   ensurePostgresql,
   ensureRedisServer,
@@ -17,6 +18,7 @@ installWorkspace(pnpm);
 ensureRedisServer();
 ensureChromium();
 ensurePostgresql();
+ensureMariadb();
 log('lint (biome)');
 run(pnpm, ['exec', 'biome', 'check', '.']);
 log('typecheck and build');
