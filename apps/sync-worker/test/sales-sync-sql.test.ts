@@ -237,13 +237,16 @@ describe('sales sync from a PostgreSQL table (source sql)', () => {
     });
     await expect(failed).rejects.toBeInstanceOf(SqlSourceError);
     await expect(failed).rejects.toMatchObject({ permanent: false });
-    expect(await t.stored()).toHaveLength(3);
+    // Whole pages only (the page read ahead while the first one committed may have made it too),
+    // and the watermark on the last row stored.
+    const kept = (await t.stored()).length;
+    expect([3, 6]).toContain(kept);
     const source = `sql:127.0.0.1:${server.port}/${url.split('/').pop()}/shop_sales`;
-    expect((await t.cursor(source))?.value).toBe('2026-05-01 10:00:02.5+00');
+    expect((await t.cursor(source))?.value).toBe(`2026-05-01 10:00:0${kept - 1}.5+00`);
 
     const rerun = await t.run();
     expect(rerun).toMatchObject({
-      received: 7,
+      received: 10 - kept,
       watermark: '2026-05-01 10:00:09.5+00',
       countCheck: { days: 1 },
     });

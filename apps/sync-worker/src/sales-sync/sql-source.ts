@@ -206,49 +206,56 @@ async function pull(
   let received = 0;
   let accepted = 0;
   let rejected = 0;
-  for (;;) {
-    const readStarted = performance.now();
-    const rows: Record<string, unknown>[] =
-      last === null
-        ? await db.query(q.firstPage(windowFrom === null), windowFrom === null ? [] : [windowFrom])
-        : await db.query(q.nextPage, [last.cursor, last.key]);
+  // The next page is read while this one commits (it depends only on this page's last row): two
+  // pages in memory at most. A failed commit leaves the read unused.
+  const read = (after: typeof last): Promise<Record<string, unknown>[]> => {
+    const rows =
+      after === null
+        ? db.query(q.firstPage(windowFrom === null), windowFrom === null ? [] : [windowFrom])
+        : db.query(q.nextPage, [after.cursor, after.key]);
+    rows.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+    return rows;
+  };
+  let pending: Promise<Record<string, unknown>[]> | null = read(null);
+  while (pending) {
+    const waitStarted = performance.now();
+    const rows: Record<string, unknown>[] = await pending;
     if (rows.length === 0) break;
     const page = judgePage(rows, stored, received, latest);
     const tail = rows[rows.length - 1]!;
     last = { cursor: String(tail.__datasync_cursor), key: String(tail.__datasync_key) };
+    pending = rows.length < config.SALES_DB_PAGE_ROWS ? null : read(last);
     const next = advance(cursor, rows);
-    if (page.sales.length + page.rejects.length > 0) {
-      pages++;
-      const commitStarted = performance.now();
-      const expected = cursor;
-      await deps.writer.transaction((tx) =>
-        commitSqlPage(tx, {
-          source,
-          runId: job.runId,
-          batchId: `${job.runId}:${pages}:${randomUUID().slice(0, 8)}`,
-          expected,
-          next,
-          received: page.sales.length + page.rejects.length,
-          sales: page.sales,
-          rejects: page.rejects,
-        }),
-      );
-      received += page.sales.length + page.rejects.length;
-      accepted += page.sales.length;
-      rejected += page.rejects.length;
-      cursor = next;
-      log.debug(
-        {
-          page: pages,
-          rows: rows.length,
-          readMs: Math.round(commitStarted - readStarted),
-          commitMs: Math.round(performance.now() - commitStarted),
-        },
-        'sql page committed',
-      );
-      await job.onProgress?.(Math.min(90, pages));
-    }
-    if (rows.length < config.SALES_DB_PAGE_ROWS) break;
+    if (page.sales.length + page.rejects.length === 0) continue;
+    pages++;
+    const commitStarted = performance.now();
+    const expected = cursor;
+    await deps.writer.transaction((tx) =>
+      commitSqlPage(tx, {
+        source,
+        runId: job.runId,
+        batchId: `${job.runId}:${pages}:${randomUUID().slice(0, 8)}`,
+        expected,
+        next,
+        received: page.sales.length + page.rejects.length,
+        sales: page.sales,
+        rejects: page.rejects,
+      }),
+    );
+    received += page.sales.length + page.rejects.length;
+    accepted += page.sales.length;
+    rejected += page.rejects.length;
+    cursor = next;
+    log.debug(
+      {
+        page: pages,
+        rows: rows.length,
+        readWaitMs: Math.round(commitStarted - waitStarted),
+        commitMs: Math.round(performance.now() - commitStarted),
+      },
+      'sql page committed',
+    );
+    await job.onProgress?.(Math.min(90, pages));
   }
 
   const countCheck = cursor
