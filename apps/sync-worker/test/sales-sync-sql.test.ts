@@ -267,7 +267,7 @@ describe('sales sync from a PostgreSQL table (source sql)', () => {
     expect(t.logs.join('\n')).not.toContain('not-the-s3cret');
   });
 
-  it('runs as a sales-sync job with source sql: the job carries no credentials', async () => {
+  it('runs as a sales-sync job with source sql: the job carries no credentials; wrong ones fail it once', async () => {
     const { url, db } = await sourceDatabase();
     await insertRows(db, [
       [1, '2026-06-01', 1, '2026-06-01 10:00:00+00'],
@@ -281,9 +281,17 @@ describe('sales sync from a PostgreSQL table (source sql)', () => {
     const connection = new Redis(redisUrl, { maxRetriesPerRequest: null });
     const eventsConnection = new Redis(redisUrl, { maxRetriesPerRequest: null });
     const prefix = `${QUEUE_PREFIX}-sql-${randomUUID().slice(0, 8)}`;
+    const config = {
+      IMPORT_DIR: '/nonexistent',
+      SALES_API_URL: undefined,
+      SALES_API_KEY: undefined,
+      SALES_API_TIMEOUT_MS: 1_000,
+      SALES_API_MAX_RETRIES: 0,
+      ...t.config,
+    };
     const processor = createSalesSyncProcessor({
       writer: t.writer,
-      config: { IMPORT_DIR: '/nonexistent', ...t.config } as never,
+      config,
       logger: pino({ level: 'silent' }),
     });
     const worker = new Worker(QUEUES.salesSync, processor, { connection, prefix });
@@ -303,5 +311,12 @@ describe('sales sync from a PostgreSQL table (source sql)', () => {
     expect(result).toMatchObject({ source: 'sql', received: 2, accepted: 2 });
     expect(result.sourceName).toMatch(/^sql:127\.0\.0\.1:\d+\/t_\w+\/query$/);
     expect(JSON.stringify(job.data)).toBe('{"source":"sql"}');
+
+    config.SALES_DB_URL = url.replace(encodeURIComponent(server.password), 'wrong-s3cret');
+    const refused = await queue.add('sales-sync', { source: 'sql' }, { attempts: 3, backoff: 10 });
+    await expect(refused.waitUntilFinished(events, 30_000)).rejects.toThrow(/password authentication failed/);
+    const failed = await queue.getJob(refused.id!);
+    expect(failed?.attemptsMade).toBe(1); // not retried: credentials do not fix themselves
+    expect(failed?.failedReason).not.toContain('wrong-s3cret');
   });
 });

@@ -43,6 +43,9 @@ const pgTypes = {
       : pg.types.getTypeParser(oid, format)) as typeof pg.types.getTypeParser,
 };
 
+/** A page query (or the count check) unanswered this long fails the run, to be retried: a hung source never holds the job forever. */
+export const SOURCE_QUERY_TIMEOUT_MS = 300_000;
+
 const NUMBER_TYPES = ['bigint', 'integer', 'smallint', 'numeric', 'real', 'double precision'];
 
 export async function openSourceConnection(
@@ -55,6 +58,8 @@ export async function openSourceConnection(
     connectionString: url,
     application_name: SOURCE_APPLICATION_NAME,
     connectionTimeoutMillis: 10_000,
+    query_timeout: SOURCE_QUERY_TIMEOUT_MS,
+    statement_timeout: SOURCE_QUERY_TIMEOUT_MS,
     options: '-c TimeZone=UTC -c DateStyle=ISO',
     types: pgTypes,
   });
@@ -113,7 +118,7 @@ async function openMysql(url: string, onLost: (error: Error) => void): Promise<S
         order.push(params[Number(n) - 1]);
         return '?';
       });
-      const [rows] = await connection.query(text, order);
+      const [rows] = await connection.query({ sql: text, timeout: SOURCE_QUERY_TIMEOUT_MS }, order);
       return rows as T[];
     },
     ident: (name) =>
