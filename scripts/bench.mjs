@@ -1,12 +1,13 @@
 // `npm run bench`: builds, then runs every benchmark against real processes, Redis and DuckDB
 // files in temp folders, and prints the figures. Timing goals are measured here, never in tests.
-//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup, dashboard, migrate, export, stream, parquet, ndjson, login)
+//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup, dashboard, migrate, export, stream, parquet, ndjson, login, sql)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ensureChromium,
   ensurePnpm,
+  ensurePostgresql,
   ensureRedisServer,
   ensureSlapd,
   installWorkspace,
@@ -72,6 +73,11 @@ const BENCHES = [
     file: 'apps/api/bench/directory-login-bench.mjs',
     what: 'directory sign-in against a real slapd: wrong password vs unknown user timing',
   },
+  {
+    name: 'sql',
+    file: 'apps/sync-worker/bench/sql-bench.mjs',
+    what: 'SQL source: a 1M-row PostgreSQL table pulled into DuckDB (rows/s, peak RSS)',
+  },
 ];
 
 nodeVersionOk();
@@ -91,6 +97,7 @@ for (const bench of BENCHES) {
   log(`${bench.name}: ${bench.what}`);
   if (bench.name === 'dashboard') ensureChromium();
   if (bench.name === 'login') ensureSlapd();
+  if (bench.name === 'sql') ensurePostgresql();
   const [cmd, args] = bench.args?.(pnpm) ?? [process.execPath, [file]];
   const r = spawnSync(cmd, args, { cwd: bench.args ? ROOT : join(file, '..', '..'), stdio: 'inherit' });
   if (r.status !== 0) {

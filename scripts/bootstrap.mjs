@@ -2,7 +2,7 @@
 // pnpm at the pinned version, the workspace's packages, and (when asked) redis-server.
 // Plain Node (no dependencies), so it runs before anything is installed.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -102,6 +102,41 @@ export function ensureSlapd() {
   // /usr/sbin is not on every user's PATH: look there too.
   if (!existsSync('/usr/sbin/slapd')) ensureDebianProgram('slapd', 'slapd', howTo);
   ensureDebianProgram('ldapadd', 'ldap-utils', howTo);
+}
+
+/** Debian's PostgreSQL server binaries (initdb, pg_ctl: not on PATH), for the SQL source's tests. */
+export function postgresBinDir() {
+  const base = '/usr/lib/postgresql';
+  if (!existsSync(base)) return null;
+  const versions = readdirSync(base)
+    .filter((v) => existsSync(`${base}/${v}/bin/initdb`))
+    .sort((a, b) => Number(b) - Number(a));
+  return versions[0] ? `${base}/${versions[0]}/bin` : null;
+}
+
+export function ensurePostgresql() {
+  if (postgresBinDir()) return;
+  const howTo =
+    'postgresql is needed for the SQL source tests. Install it (Debian: sudo apt-get update && sudo apt-get install -y postgresql).';
+  if (!isRoot() || !existsSync('/usr/bin/apt-get')) fail(howTo);
+  log('installing postgresql from Debian packages (apt-get)');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  const update = spawnSync('apt-get', ['update'], { stdio: 'inherit', env });
+  const install = spawnSync('apt-get', ['install', '-y', '--no-install-recommends', 'postgresql'], {
+    stdio: 'inherit',
+    env,
+  });
+  if (update.status !== 0 || install.status !== 0 || !postgresBinDir())
+    fail(`apt-get could not install it. ${howTo}`);
+}
+
+/** MariaDB (mariadb-install-db, mariadbd), for the SQL source's MySQL/MariaDB tests. */
+export function ensureMariadb() {
+  ensureDebianProgram(
+    'mariadb-install-db',
+    'mariadb-server',
+    'mariadb-server is needed for the SQL source tests. Install it (Debian: sudo apt-get update && sudo apt-get install -y mariadb-server).',
+  );
 }
 
 export function run(pnpm, args, options = {}) {

@@ -2,7 +2,9 @@
 // (real Redis started by the suite itself, real DuckDB files in temp folders).
 import {
   ensureChromium,
+  ensureMariadb,
   ensurePnpm,
+  ensurePostgresql,
   ensureRedisServer,
   ensureSlapd,
   installWorkspace,
@@ -17,6 +19,8 @@ installWorkspace(pnpm);
 ensureRedisServer();
 ensureChromium();
 ensureSlapd();
+ensurePostgresql();
+ensureMariadb();
 log('lint (biome)');
 run(pnpm, ['exec', 'biome', 'check', '.']);
 log('typecheck and build');

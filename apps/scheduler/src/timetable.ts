@@ -14,12 +14,24 @@ export class TimetableError extends Error {
   override readonly name = 'TimetableError';
 }
 
-export type TimetableConfig = Pick<EnvConfig, 'SCHEDULE_TZ' | ScheduleDefinition['variable']>;
+export type TimetableConfig = Pick<EnvConfig, 'SCHEDULE_TZ' | ScheduleDefinition['variable']> &
+  Partial<Pick<EnvConfig, 'SCHEDULE_SALES_SYNC_SOURCE'>>;
+
+/** The nightly sales sync pulls from the SQL database instead of the API when so configured. */
+function withSource(definition: ScheduleDefinition, config: TimetableConfig): ScheduleDefinition {
+  if (definition.variable !== 'SCHEDULE_SALES_SYNC' || config.SCHEDULE_SALES_SYNC_SOURCE !== 'sql')
+    return definition;
+  return {
+    ...definition,
+    data: { source: 'sql' },
+    description: 'sales sync from the SQL database (SALES_DB_URL, incremental from its watermark)',
+  };
+}
 
 /** The contract's timetable read from the configuration, each pattern checked by the cron parser. */
 export function configuredTimetable(config: TimetableConfig): ConfiguredSchedule[] {
   const problems: string[] = [];
-  const schedules = TIMETABLE.map((definition) => {
+  const schedules = TIMETABLE.map((listed) => withSource(listed, config)).map((definition) => {
     const value = config[definition.variable].trim();
     if (value === 'off') return { definition, pattern: null, tz: config.SCHEDULE_TZ };
     try {

@@ -19,6 +19,7 @@ export * from './reports.js';
 export { SALE_FAST_VALUES_SQL, saleFastSql } from './sale-rules-sql.js';
 export * from './sales.js';
 export * from './sales-rows.js';
+export * from './sql-cursors.js';
 export * from './stream-entries.js';
 export * from './upstream-windows.js';
 export * from './users.js';

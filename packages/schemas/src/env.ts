@@ -60,6 +60,23 @@ const optionalTimeZone = z
 /** Matches the name as a POSIX uid, an Active Directory sAMAccountName or a mail address. */
 export const DEFAULT_LDAP_USER_FILTER =
   '(|(uid={{username}})(sAMAccountName={{username}})(mail={{username}}))';
+const SQL_COLUMN_NAME = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/;
+const SQL_TABLE_NAME = /^[A-Za-z_][A-Za-z0-9_$]{0,62}(\.[A-Za-z_][A-Za-z0-9_$]{0,62})?$/;
+const SQL_URL_MESSAGE =
+  'must be a postgres://, postgresql://, mysql:// or mariadb:// URL with a host and a database';
+/** A URL the SQL source can connect to. The value itself is secret: never put it in a message. */
+function sqlSourceUrl(v: string): boolean {
+  try {
+    const url = new URL(v);
+    return (
+      ['postgres:', 'postgresql:', 'mysql:', 'mariadb:'].includes(url.protocol) &&
+      url.hostname !== '' &&
+      url.pathname.length > 1
+    );
+  } catch {
+    return false;
+  }
+}
 
 export const EnvConfig = z
   .object({
@@ -187,6 +204,35 @@ export const EnvConfig = z
     LDAP_TIMEOUT_MS: int(5_000, 100, 120_000).describe('a directory that does not answer this fast: 503'),
     LOGIN_MAX_FAILURES: int(5, 1, 1_000).describe('failed sign-ins per user name before a lockout'),
     LOGIN_LOCKOUT_MINUTES: int(15, 1, 1_440).describe('failures are counted, and a lockout lasts, this long'),
+    // Legacy SQL database source (PostgreSQL); SALES_DB_URL holds the credentials: never logged
+    SALES_DB_URL: optionalText
+      .refine((v) => v === undefined || sqlSourceUrl(v), SQL_URL_MESSAGE)
+      .describe('postgres:// or mysql://user:password@host:port/database'),
+    SALES_DB_TABLE: optionalText
+      .refine((v) => v === undefined || SQL_TABLE_NAME.test(v), 'must be a table name: name or schema.name')
+      .describe('the table sales are pulled from (or SALES_DB_QUERY)'),
+    SALES_DB_QUERY: optionalText.describe('a SELECT whose rows are the sales (instead of SALES_DB_TABLE)'),
+    SALES_DB_CURSOR: z
+      .string()
+      .trim()
+      .default('updated_at')
+      .refine((v) => SQL_COLUMN_NAME.test(v), 'must be a column name')
+      .describe('the watermark column: a timestamp or an increasing number'),
+    SALES_DB_KEY: z
+      .string()
+      .trim()
+      .default('id')
+      .refine((v) => SQL_COLUMN_NAME.test(v), 'must be a column name')
+      .describe("each row's unique key, stored as the sale's id"),
+    SALES_DB_PAGE_ROWS: int(10_000, 1, 1_000_000).describe('rows read, and committed, per page'),
+    SALES_DB_LOOKBACK: int(0, 0).describe(
+      'each run re-reads this far behind the watermark (s, or cursor units)',
+    ),
+    SCHEDULE_SALES_SYNC_SOURCE: z
+      .enum(['api', 'sql', ''])
+      .optional()
+      .transform((v) => (v === undefined || v === '' ? 'api' : v))
+      .describe('what the SCHEDULE_SALES_SYNC run pulls: the upstream API or the SQL database'),
   })
   .refine((c) => !c.ANALYTICS_SNAPSHOT_PATH || !sameFile(c.ANALYTICS_SNAPSHOT_PATH, c.DATABASE_PATH), {
     path: ['ANALYTICS_SNAPSHOT_PATH'],
@@ -204,6 +250,10 @@ export const EnvConfig = z
   .refine((c) => !c.LDAP_STARTTLS || !c.LDAP_SERVER || /^ldap:\/\//i.test(c.LDAP_SERVER), {
     path: ['LDAP_STARTTLS'],
     message: 'StartTLS is for ldap:// URLs; an ldaps:// URL is TLS already',
+  })
+  .refine((c) => !(c.SALES_DB_TABLE && c.SALES_DB_QUERY), {
+    path: ['SALES_DB_QUERY'],
+    message: 'set SALES_DB_TABLE or SALES_DB_QUERY, not both',
   })
   .refine((c) => c.HTTP_IDLE_TIMEOUT_MS > c.WAIT_TIMEOUT_MS, {
     // A ?wait=true request is silent while it waits: the idle timeout would cut it.
@@ -237,6 +287,7 @@ export const SECRET_VARIABLES = new Set([
   'METRICS_TOKEN',
   'REDIS_URL',
   'LDAP_PASSWORD',
+  'SALES_DB_URL',
 ]);
 
 export const ENV_VARIABLES = Object.keys(EnvConfig.shape) as (keyof EnvConfig)[];

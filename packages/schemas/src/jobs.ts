@@ -123,6 +123,10 @@ export const SalesSyncJobData = z.discriminatedUnion('source', [
       .describe('defaults to SALES_API_URL'),
     days: z.number().int().min(1).max(3650).default(1),
   }),
+  z.object({
+    // Pulls from SALES_DB_URL (the credentials stay in the worker's environment, never in a job).
+    source: z.literal('sql'),
+  }),
 ]);
 export type SalesSyncJobData = z.infer<typeof SalesSyncJobData>;
 

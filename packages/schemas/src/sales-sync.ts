@@ -80,7 +80,51 @@ export const UpstreamSyncResult = z.object({
 });
 export type UpstreamSyncResult = z.infer<typeof UpstreamSyncResult>;
 
-export const SalesSyncResult = z.discriminatedUnion('source', [CsvImportResult, UpstreamSyncResult]);
+export const SqlCountMismatch = z.object({
+  day: z.string().describe('a sale date'),
+  source: z.number().int().describe('rows of that day at the source, up to the watermark'),
+  stored: z.number().int().describe('rows of that day stored or quarantined here'),
+});
+
+export const SqlSyncResult = z.object({
+  source: z.literal('sql'),
+  sourceName: z
+    .string()
+    .describe('what the rows are stored under: sql:<host[:port]>/<database>/<table|query>'),
+  runId: z.string(),
+  pages: z.number().int().describe('pages committed, each in its own transaction with the watermark'),
+  received: z
+    .number()
+    .int()
+    .describe('rows read from the source (those already stored at the boundary not counted)'),
+  accepted: z.number().int(),
+  rejected: z.number().int(),
+  window: z.object({
+    from: z
+      .string()
+      .nullable()
+      .describe('the cursor value the run started at (after the look-back); null: the start'),
+    to: z.string().nullable().describe('the watermark after the run'),
+  }),
+  watermark: z
+    .string()
+    .nullable()
+    .describe('the cursor value of the last row committed, exactly as the source has it'),
+  countCheck: z.object({
+    days: z.number().int().describe('sale dates of the window compared with the source'),
+    mismatches: z.array(SqlCountMismatch),
+  }),
+  warnings: z.array(z.string()),
+  durationMs: z.number().int(),
+  rowsPerSecond: z.number().int(),
+});
+export type SqlSyncResult = z.infer<typeof SqlSyncResult>;
+
+export const SalesSyncResult = z.discriminatedUnion('source', [
+  CsvImportResult,
+  UpstreamSyncResult,
+  SqlSyncResult,
+]);
 export type SalesSyncResult = z.infer<typeof SalesSyncResult>;
 
 // ---------------------------------------------------------------- upstream format

@@ -118,3 +118,5 @@ export function sumOfTotals(records: readonly { total_amount: string }[]): strin
   const cents = records.reduce((sum, r) => sum + BigInt(Math.round(Number(r.total_amount) * 100)), 0n);
   return `${cents / 100n}.${(cents % 100n).toString().padStart(2, '0')}`;
 }
+export * from './local-mariadb.js';
+export * from './local-postgres.js';

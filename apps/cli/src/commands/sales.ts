@@ -24,6 +24,20 @@ export function printSalesSyncResult(value: unknown): void {
       speed: `${r.rowsPerSecond} rows/s in ${(r.durationMs / 1000).toFixed(1)} s (${r.chunks} chunks)`,
     });
     if (r.rejected > 0) process.stdout.write(`rejected rows: GET /v1/rejects?importId=${r.importId}\n`);
+  } else if (r.source === 'sql') {
+    printKeyValues({
+      ...counts,
+      source: r.sourceName,
+      window: `${r.window.from ?? '(start)'} .. ${r.window.to ?? '(no rows)'}`,
+      pages: r.pages,
+      watermark: r.watermark ?? '(none yet)',
+      'count check': `${r.countCheck.days} days, ${r.countCheck.mismatches.length} differ`,
+      speed: `${r.rowsPerSecond} rows/s in ${(r.durationMs / 1000).toFixed(1)} s`,
+    });
+    for (const m of r.countCheck.mismatches)
+      process.stdout.write(`count differs on ${m.day}: source ${m.source}, stored ${m.stored}\n`);
+    if (r.rejected > 0)
+      process.stdout.write(`rejected rows: GET /v1/rejects?source=${encodeURIComponent(r.sourceName)}\n`);
   } else {
     printKeyValues({
       ...counts,
@@ -70,13 +84,13 @@ export function sniffFileFormat(path: string): SalesFileFormat {
   }
 }
 
-/** The old `sync-sales --csv FILE` and `sync-sales --api URL --days N`; `--file` for Parquet and NDJSON too. */
+/** The old `sync-sales --csv FILE` and `sync-sales --api URL --days N`; `--file` for Parquet and NDJSON too; `--sql` pulls SALES_DB_URL. */
 export const syncSalesCommand: Command = {
   name: 'sync-sales',
   usage:
-    'datasync sync-sales --csv FILE [--force] | --file FILE [--format csv|parquet|ndjson] [--force] | --api [URL] [--days N]',
+    'datasync sync-sales --csv FILE [--force] | --file FILE [--format csv|parquet|ndjson] [--force] | --api [URL] [--days N] | --sql',
   summary:
-    'import a sales file (CSV, Parquet or NDJSON: --file finds which from the content), or pull sales from the upstream API',
+    'import a sales file (CSV, Parquet or NDJSON: --file finds which from the content), or pull sales from the upstream API or the SQL database (SALES_DB_URL)',
   async run(ctx) {
     const { values, positionals } = parse(ctx.argv, {
       csv: { type: 'string' },
@@ -85,7 +99,15 @@ export const syncSalesCommand: Command = {
       api: { type: 'boolean' },
       days: { type: 'string' },
       force: { type: 'boolean' },
+      sql: { type: 'boolean' },
+      source: { type: 'string' },
     });
+    if (values.source !== undefined && values.source !== 'api' && values.source !== 'sql')
+      throw new UsageError('--source must be api or sql (a CSV file: --csv FILE)');
+    if (values.sql || values.source === 'sql') {
+      // The worker pulls from its own SALES_DB_URL: no credentials travel with the job.
+      return runJob(ctx, { path: '/v1/jobs/sales-sync', json: { source: 'sql' } }, printSalesSyncResult);
+    }
     if (typeof values.csv === 'string') {
       const force = values.force ? '?force=true' : '';
       return runJob(ctx, { path: `/v1/sales/imports${force}`, file: values.csv }, printSalesSyncResult);
@@ -111,7 +133,7 @@ export const syncSalesCommand: Command = {
         printSalesSyncResult,
       );
     }
-    if (values.api) {
+    if (values.api || values.source === 'api') {
       const days = values.days === undefined ? 1 : Number(values.days);
       if (!Number.isInteger(days) || days < 1)
         throw new UsageError('--days must be a whole number of 1 or more');
@@ -122,6 +144,6 @@ export const syncSalesCommand: Command = {
         printSalesSyncResult,
       );
     }
-    throw new UsageError('sync-sales needs --csv FILE, --file FILE or --api [URL]');
+    throw new UsageError('sync-sales needs --csv FILE, --file FILE, --api [URL] or --sql');
   },
 };

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { ChunkLimits } from './csv-file.js';
 import { InvalidCsvFileError } from './csv-file.js';
 import { DEFAULT_CHUNK_LIMITS, endCsvImport, ImportBusyError, importSalesCsv } from './csv-import.js';
+import { type SqlSourceConfig, SqlSourceError, syncFromSql } from './sql-source.js';
 import type { UpstreamClientOptions } from './upstream-client.js';
 import { UpstreamError } from './upstream-client.js';
 import { syncFromUpstream } from './upstream-sync.js';
@@ -17,7 +18,8 @@ export interface SalesSyncProcessorDeps {
     EnvConfig,
     'IMPORT_DIR' | 'SALES_API_URL' | 'SALES_API_KEY' | 'SALES_API_TIMEOUT_MS' | 'SALES_API_MAX_RETRIES'
   > &
-    Partial<Pick<EnvConfig, 'CSV_CHUNK_ROWS'>>;
+    Partial<Pick<EnvConfig, 'CSV_CHUNK_ROWS'>> &
+    Partial<SqlSourceConfig>;
   logger: Logger;
   csvLimits?: ChunkLimits;
   upstream?: Partial<UpstreamClientOptions>;
@@ -63,6 +65,21 @@ export function createSalesSyncProcessor(deps: SalesSyncProcessorDeps) {
         return result;
       } catch (error) {
         if (error instanceof UpstreamError && error.permanent) throw new UnrecoverableError(error.message);
+        throw error;
+      }
+    }
+
+    if (data.source === 'sql') {
+      try {
+        const result = await syncFromSql(
+          { writer: deps.writer, logger: log, config: sqlConfig(deps.config) },
+          { runId: job.id!, onProgress },
+        );
+        const { pages, received, accepted, rejected, watermark, durationMs } = result;
+        log.info({ pages, received, accepted, rejected, watermark, durationMs }, 'sql sync committed');
+        return result;
+      } catch (error) {
+        if (error instanceof SqlSourceError && error.permanent) throw new UnrecoverableError(error.message);
         throw error;
       }
     }
@@ -121,5 +138,18 @@ export function createSalesSyncProcessor(deps: SalesSyncProcessorDeps) {
       }
       throw final ? new UnrecoverableError((error as Error).message) : error;
     }
+  };
+}
+
+/** The SQL source's settings, with the env schema's defaults when a caller left them out. */
+function sqlConfig(config: Partial<SqlSourceConfig>): SqlSourceConfig {
+  return {
+    SALES_DB_URL: config.SALES_DB_URL,
+    SALES_DB_TABLE: config.SALES_DB_TABLE,
+    SALES_DB_QUERY: config.SALES_DB_QUERY,
+    SALES_DB_CURSOR: config.SALES_DB_CURSOR ?? 'updated_at',
+    SALES_DB_KEY: config.SALES_DB_KEY ?? 'id',
+    SALES_DB_PAGE_ROWS: config.SALES_DB_PAGE_ROWS ?? 10_000,
+    SALES_DB_LOOKBACK: config.SALES_DB_LOOKBACK ?? 0,
   };
 }
