@@ -141,13 +141,16 @@ export class DatabaseWriter {
   async read<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
     await this.ensureOpen();
     this.activeOps++;
-    const conn = this.readConns.pop() ?? (await this.instance!.connect());
+    const instance = this.instance!;
+    const conn = this.readConns.pop() ?? (await instance.connect());
     try {
       return await fn(conn);
     } catch (error) {
       throw this.checkFatal(error);
     } finally {
-      if (this.instance) this.readConns.push(conn);
+      // Back to the pool only if the file was not closed (and maybe reopened) meanwhile: a
+      // connection of an earlier instance would read that instance's old picture.
+      if (this.instance === instance) this.readConns.push(conn);
       else conn.disconnectSync();
       this.activeOps--;
       this.lastActivity = Date.now();

@@ -78,6 +78,28 @@ describe('sales batch commit', () => {
   });
 });
 
+describe('reads across a close of the file', () => {
+  it('a read in flight while exclusive work closes the file leaves no connection of the closed instance behind', async () => {
+    const { writer } = setup();
+    await writer.transaction((tx) => commitSalesBatches(tx, [makeBatch('b-1', 10)]));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const slow = writer.read(async () => {
+      await gate;
+    });
+    await delay(50);
+    await writer.exclusive(async () => undefined); // as a backup's copy does
+    await writer.transaction((tx) => commitSalesBatches(tx, [makeBatch('b-2', 5)]));
+    release();
+    await slow.catch(() => undefined);
+    // The next read must see the file as it is now, not the closed instance's picture.
+    await writer.transaction((tx) => commitSalesBatches(tx, [makeBatch('b-3', 7)]));
+    expect((await writer.read((conn) => salesTotals(conn))).rows).toBe(22);
+  });
+});
+
 describe('writer lock', () => {
   it('a second process waits for the lock instead of failing, and gets it within a bounded time', async () => {
     const { writer, path, lockKey } = setup();
