@@ -19,6 +19,9 @@ export function packageTestConfig(options: { fileParallelism?: boolean } = {}) {
       maxWorkers: 2,
       testTimeout: 120_000,
       hookTimeout: 120_000,
+      // Every write transaction checks that the daily rollup equals the sales (packages/db's
+      // sales-rollup.ts); the processes the tests start inherit it.
+      env: { DATASYNC_VERIFY_ROLLUP: '1' },
     },
   });
 }

@@ -74,6 +74,7 @@ describe('the health check', () => {
       'row counts',
       'required values',
       'business rules',
+      'dashboard rollup',
       'last sync',
       'last backup',
       'failed jobs',
@@ -91,6 +92,8 @@ describe('the health check', () => {
     batch.sales[0] = { ...batch.sales[0]!, total_amount: '99.99' };
     batch.sales[1] = { ...batch.sales[1]!, product_name: ' ' };
     await writer.transaction((tx) => commitSalesBatches(tx, [batch]));
+    // A sale moved to another day around datasync (no write transaction keeps the rollup then).
+    await writer.read((conn) => conn.run('UPDATE sales SET date = date - 1 WHERE rowid = 2'));
     await redis.hset(LAST_SUCCESS_KEY, 'sales-sync', Date.now() - 30 * HOUR);
     backup.current = {
       name: 'backup-0',
@@ -118,6 +121,12 @@ describe('the health check', () => {
     expect(checks['business rules']).toMatchObject({
       status: 'warn',
       detail: '1 with total_amount not within 0.01 of quantity x unit_price',
+    });
+    expect(checks['dashboard rollup']).toMatchObject({
+      status: 'fail',
+      detail: expect.stringMatching(
+        /^the daily rollup the dashboard reads disagrees with the sales .*: \d{4}-\d{2}-\d{2} \/ EU \/ Product 2 \/ test: sales 1 orders, 1 units, 2\.50, rollup 0 orders, 0 units, 0\.00; \d{4}-\d{2}-\d{2} \/ EU \/ Product 2 \/ test: sales 0 orders, 0 units, 0\.00, rollup 1 orders, 1 units, 2\.50$/,
+      ),
     });
     expect(checks['last sync']!.status).toBe('warn');
     expect(checks['last backup']).toMatchObject({

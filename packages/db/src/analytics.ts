@@ -5,7 +5,9 @@ import type { DuckDBConnection, DuckDBValue } from '@duckdb/node-api';
  * The dashboard's sales analytics: KPIs against the period before, a series by day, week (ISO,
  * from Monday) or month, revenue by region, top products, and the freshness per source, all over
  * the same filters. Sales dates are calendar dates as the upstream wrote them, so buckets are cut
- * on those dates and agree with GET /v1/sales/summary to the cent. Runs on a read connection.
+ * on those dates and agree with GET /v1/sales/summary to the cent. Runs on a read connection, on
+ * the daily rollup (sales-rollup.ts: one or a few rows per day, region, product and source, kept in
+ * the transaction of the sales it sums), never on the sales rows themselves.
  */
 
 const DAY = 86_400_000;
@@ -17,8 +19,11 @@ const filterSql = (first: number) =>
    AND ($${first + 3}::VARCHAR IS NULL OR product_name = $${first + 3})
    AND ($${first + 4}::VARCHAR IS NULL OR source = $${first + 4})`;
 
-const FIGURES = `count(*)::BIGINT AS orders, coalesce(sum(quantity), 0)::BIGINT AS units,
-  coalesce(sum(total_amount), 0)::DECIMAL(38,2)::VARCHAR AS revenue`;
+const FIGURES = `coalesce(sum(orders), 0)::BIGINT AS orders, coalesce(sum(units), 0)::BIGINT AS units,
+  coalesce(sum(revenue), 0)::DECIMAL(38,2)::VARCHAR AS revenue`;
+
+/** A group whose rows were all deleted again sums to nothing: it is not shown. */
+const SOME = 'HAVING sum(orders) <> 0';
 
 const isoDay = (ms: number) => new Date(ms).toISOString().slice(0, 10);
 
@@ -58,8 +63,8 @@ export async function salesAnalytics(
   const read = async (sql: string, values: DuckDBValue[] = params) =>
     (await conn.runAndReadAll(sql, values)).getRowObjects();
 
-  const [current] = await read(`SELECT ${FIGURES} FROM sales ${where}`);
-  const [before] = await read(`SELECT ${FIGURES} FROM sales ${where}`, [
+  const [current] = await read(`SELECT ${FIGURES} FROM sales_daily ${where}`);
+  const [before] = await read(`SELECT ${FIGURES} FROM sales_daily ${where}`, [
     previous.from,
     previous.to,
     ...filters,
@@ -69,23 +74,23 @@ export async function salesAnalytics(
     `WITH buckets AS (
        SELECT range::DATE AS b FROM range(date_trunc('${q.bucket}', $1::DATE), $2::DATE + 1, INTERVAL 1 ${q.bucket})
      ), figures AS (
-       SELECT date_trunc('${q.bucket}', date)::DATE AS b, ${FIGURES} FROM sales ${where} GROUP BY 1
+       SELECT date_trunc('${q.bucket}', date)::DATE AS b, ${FIGURES} FROM sales_daily ${where} GROUP BY 1
      )
      SELECT strftime(buckets.b, '%Y-%m-%d') AS key, coalesce(orders, 0) AS orders, coalesce(units, 0) AS units,
             coalesce(revenue, '0.00') AS revenue
      FROM buckets LEFT JOIN figures USING (b) ORDER BY buckets.b`,
   );
   const byRegion = await read(
-    `SELECT region AS key, ${FIGURES} FROM sales ${where}
-     GROUP BY region ORDER BY sum(total_amount) DESC, region LIMIT ${MAX_REGIONS}`,
+    `SELECT region AS key, ${FIGURES} FROM sales_daily ${where}
+     GROUP BY region ${SOME} ORDER BY sum(revenue) DESC, region LIMIT ${MAX_REGIONS}`,
   );
   const topProducts = await read(
-    `SELECT product_name AS key, ${FIGURES} FROM sales ${where}
-     GROUP BY product_name ORDER BY sum(total_amount) DESC, product_name LIMIT ${q.top}`,
+    `SELECT product_name AS key, ${FIGURES} FROM sales_daily ${where}
+     GROUP BY product_name ${SOME} ORDER BY sum(revenue) DESC, product_name LIMIT ${q.top}`,
   );
   const freshness = await read(
-    `SELECT source, strftime(max(ingested_at) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') AS last
-     FROM sales ${where} GROUP BY source ORDER BY source`,
+    `SELECT source, strftime(max(last_ingested_at) AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%gZ') AS last
+     FROM sales_daily ${where} GROUP BY source ${SOME} ORDER BY source`,
   );
   return {
     from: q.from,

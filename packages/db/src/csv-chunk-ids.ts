@@ -1,3 +1,4 @@
+import { deleteSales } from './sales-rollup.js';
 import type { WriteContext } from './writer.js';
 
 /**
@@ -33,12 +34,14 @@ export async function upsertChunkIds(
     duplicates += await keepLastOccurrence(tx, chunk.before, chunk.fastRows, chunk.slowPass);
   }
   if (!chunk.storedIds) return duplicates;
-  const replaced = await conn.run(
-    `DELETE FROM sales WHERE source = $source AND rowid <= $before AND external_id IN (
+  // Stored rows leave the rollup as they go; the chunk's own rows are added to it after this.
+  const replaced = await deleteSales(
+    conn,
+    `source = $source AND rowid <= $before AND external_id IN (
        SELECT external_id FROM sales WHERE ${CHUNK_ROWS} AND external_id IS NOT NULL)`,
     { ...at, source },
   );
-  return duplicates + replaced.rowsChanged;
+  return duplicates + replaced;
 }
 
 /**

@@ -1,5 +1,6 @@
 import type { DuckDBConnection } from '@duckdb/node-api';
 import type { ChunkCounts } from './csv-chunk-types.js';
+import { deleteSales } from './sales-rollup.js';
 import type { WriteContext } from './writer.js';
 
 /**
@@ -130,7 +131,7 @@ export async function claimCsvImport(tx: WriteContext, start: CsvImportStart): P
 
   const superseded = others.map((o) => o.importId);
   for (const id of superseded) {
-    await conn.run(`DELETE FROM sales WHERE source = 'csv' AND batch_id = $1`, [id]);
+    await deleteSales(conn, `source = 'csv' AND batch_id = $1`, [id]);
     await conn.run(`DELETE FROM rejects WHERE kind = 'csv' AND batch_id = $1`, [id]);
     await conn.run(`UPDATE csv_imports SET state = 'superseded', updated_at = now() WHERE import_id = $1`, [
       id,
@@ -189,7 +190,7 @@ export async function failCsvImport(tx: WriteContext, importId: string, reason: 
     [importId, reason, tx.epoch],
   );
   if (updated.rowsChanged !== 1) return false;
-  await conn.run(`DELETE FROM sales WHERE source = 'csv' AND batch_id = $1`, [importId]);
+  await deleteSales(conn, `source = 'csv' AND batch_id = $1`, [importId]);
   await conn.run(`DELETE FROM rejects WHERE kind = 'csv' AND batch_id = $1`, [importId]);
   return true;
 }

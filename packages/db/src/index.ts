@@ -18,6 +18,7 @@ export * from './old-script-database.js';
 export * from './reports.js';
 export { SALE_FAST_VALUES_SQL, saleFastSql } from './sale-rules-sql.js';
 export * from './sales.js';
+export * from './sales-rollup.js';
 export * from './sales-rows.js';
 export * from './sql-cursors.js';
 export * from './stream-entries.js';

@@ -3,6 +3,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 import { sqlString } from './csv-chunk-rejects.js';
 import { type LegacyTable, legacyFieldSql, legacyTableSql, quoteIdent } from './legacy-source.js';
 import { reasonsJsonSql, SALE_FIELDS, saleRulesSql } from './sale-rules-sql.js';
+import { addToRollup } from './sales-rollup.js';
 import type { WriteContext } from './writer.js';
 
 /**
@@ -75,13 +76,12 @@ export async function migrateSalesChunk(tx: WriteContext, input: LegacyChunk): P
      )})`,
     { from: BigInt(input.from), to: BigInt(input.to), latest: input.latestDate },
   );
-  const stored = await conn.run(
-    `INSERT INTO sales
-     SELECT '${MIGRATION_SOURCE}', id, v_date, v_user_id, v_product_name, v_quantity, v_unit_price, v_total_amount,
-            v_region, $batch, $at::TIMESTAMPTZ
-     FROM temp.legacy_chunk WHERE valid AND NOT repeat ORDER BY k`,
-    { batch: input.batchId, at },
-  );
+  const rows = `SELECT '${MIGRATION_SOURCE}' AS source, id AS external_id, v_date AS date, v_user_id AS user_id,
+            v_product_name AS product_name, v_quantity AS quantity, v_unit_price AS unit_price,
+            v_total_amount AS total_amount, v_region AS region, $batch AS batch_id, $at::TIMESTAMPTZ AS ingested_at
+     FROM temp.legacy_chunk WHERE valid AND NOT repeat`;
+  const stored = await conn.run(`INSERT INTO sales ${rows} ORDER BY k`, { batch: input.batchId, at });
+  await addToRollup(conn, rows, { batch: input.batchId, at });
   const invalid = await conn.run(
     `INSERT INTO rejects
      SELECT '${MIGRATION_SOURCE}', $batch, 'sale', k, raw, ${reasonsJsonSql('k')}, $at::TIMESTAMPTZ

@@ -7,6 +7,7 @@ import { migration as m5 } from './migrations/0005-csv-import-failures.js';
 import { migration as m6 } from './migrations/0006-stream-entries.js';
 import { migration as m7 } from './migrations/0007-legacy-migration.js';
 import { migration as m9 } from './migrations/0009-sql-cursors.js';
+import { migration as m10 } from './migrations/0010-sales-daily.js';
 
 /**
  * Numbered migrations, applied in order at open, each in its own transaction with its record in
@@ -22,7 +23,7 @@ export interface Migration {
   sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [m1, m2, m3, m4, m5, m6, m7, m9].filter(
+export const MIGRATIONS: readonly Migration[] = [m1, m2, m3, m4, m5, m6, m7, m9, m10].filter(
   (m) => m.sql.trim() !== '',
 );
 

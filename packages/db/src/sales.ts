@@ -1,5 +1,6 @@
-import type { IngestJobResult, Sale, StoredReject } from '@datasync/schemas';
+import { centsToText, type IngestJobResult, type Sale, type StoredReject } from '@datasync/schemas';
 import { type DuckDBAppender, type DuckDBConnection, listValue } from '@duckdb/node-api';
+import { addToRollup, appendFigures, deleteSales } from './sales-rollup.js';
 import type { WriteContext } from './writer.js';
 
 /**
@@ -7,7 +8,7 @@ import type { WriteContext } from './writer.js';
  * id is already in the ledger writes nothing (BullMQ delivers at least once; this is where
  * "exactly once" comes from). Rows are appended into constraint-free staging tables with the
  * Appender, then merged set-based: sales with an upstream id replace the stored row of the same
- * (source, id), the last occurrence winning.
+ * (source, id), the last occurrence winning. The daily rollup follows in the same transaction.
  */
 
 /** A batch to commit: validated sales and the quarantined records, with its ledger identity. */
@@ -29,22 +30,26 @@ const STAGING = `
     quantity INTEGER, unit_price VARCHAR, total_amount VARCHAR, region VARCHAR, batch_id VARCHAR);
   CREATE TEMP TABLE IF NOT EXISTS staging_rejects (
     source VARCHAR, batch_id VARCHAR, row_number INTEGER, raw VARCHAR, reasons VARCHAR);
+  CREATE TEMP TABLE IF NOT EXISTS staging_daily (
+    date VARCHAR, region VARCHAR, product_name VARCHAR, source VARCHAR, orders BIGINT, units BIGINT, revenue VARCHAR);
   DELETE FROM staging_sales;
   DELETE FROM staging_rejects;
+  DELETE FROM staging_daily;
 `;
 
-/** Run one by one: DuckDB binds parameters per statement. */
-const MERGE = [
-  `DELETE FROM sales WHERE external_id IS NOT NULL AND (source, external_id) IN (
-    SELECT source, external_id FROM staging_sales WHERE external_id IS NOT NULL)`,
-  `INSERT INTO sales
-  SELECT source, external_id, CAST(date AS DATE), user_id, product_name, quantity,
-         CAST(unit_price AS DECIMAL(18,2)), CAST(total_amount AS DECIMAL(18,2)), region, batch_id, $1::TIMESTAMPTZ
+/** The stored rows a staged upsert replaces: same (source, id). */
+const REPLACED = `external_id IS NOT NULL AND (source, external_id) IN (
+    SELECT source, external_id FROM staging_sales WHERE external_id IS NOT NULL)`;
+
+/** The staged rows as sales, the last occurrence of an id winning. */
+const STAGED_SALES = `SELECT source, external_id, CAST(date AS DATE) AS date, user_id, product_name, quantity,
+         CAST(unit_price AS DECIMAL(18,2)) AS unit_price, CAST(total_amount AS DECIMAL(18,2)) AS total_amount,
+         region, batch_id, $1::TIMESTAMPTZ AS ingested_at
   FROM staging_sales
-  QUALIFY external_id IS NULL OR row_number() OVER (PARTITION BY source, external_id ORDER BY seq DESC) = 1`,
-  `INSERT INTO rejects
-  SELECT source, batch_id, 'sale', row_number, raw, reasons, $1::TIMESTAMPTZ FROM staging_rejects`,
-];
+  QUALIFY external_id IS NULL OR row_number() OVER (PARTITION BY source, external_id ORDER BY seq DESC) = 1`;
+
+const INSERT_REJECTS = `INSERT INTO rejects
+  SELECT source, batch_id, 'sale', row_number, raw, reasons, $1::TIMESTAMPTZ FROM staging_rejects`;
 
 export async function committedBatchIds(
   conn: DuckDBConnection,
@@ -85,14 +90,17 @@ export async function commitSalesBatches(
     if (withIds) {
       // Upserts by (source, id): stage, then delete-and-insert set-based, the last occurrence winning.
       await appendStaging(conn, fresh);
-      await conn.run(MERGE[0]!);
-      await conn.run(MERGE[1]!, [now]);
+      await deleteSales(conn, REPLACED);
+      await conn.run(`INSERT INTO sales ${STAGED_SALES}`, [now]);
+      await addToRollup(conn, STAGED_SALES, [now]);
     } else {
-      // Nothing to merge: append straight into the table (no constraints to trip the Appender).
+      // Nothing to merge: append straight into the table (no constraints to trip the Appender),
+      // and the figures summed here into the rollup.
       await appendSales(conn, fresh, now);
+      await appendDailyFigures(conn, fresh, now);
     }
     await appendRejectsStaging(conn, fresh);
-    await conn.run(MERGE[2]!, [now]);
+    await conn.run(INSERT_REJECTS, [now]);
     const ledger = await conn.createAppender('ingest_batches');
     for (const b of fresh) {
       ledger.appendVarchar(b.batchId);
@@ -151,6 +159,51 @@ async function appendSales(
   }
   sales.flushSync();
   sales.closeSync();
+}
+
+/** The batches' figures per rollup key, summed here in exact cents (money is text with 2 places). */
+async function appendDailyFigures(
+  conn: DuckDBConnection,
+  batches: readonly SalesBatch[],
+  now: string,
+): Promise<void> {
+  const byKey = new Map<
+    string,
+    { sale: Sale; source: string; orders: number; units: number; cents: bigint }
+  >();
+  for (const batch of batches) {
+    for (const s of batch.sales) {
+      const key = `${s.date}\u0000${s.region}\u0000${s.product_name}\u0000${batch.source}`;
+      let f = byKey.get(key);
+      if (f === undefined) {
+        f = { sale: s, source: batch.source, orders: 0, units: 0, cents: 0n };
+        byKey.set(key, f);
+      }
+      f.orders++;
+      f.units += s.quantity;
+      f.cents += BigInt(s.total_amount.replace('.', ''));
+    }
+  }
+  if (byKey.size === 0) return;
+  const daily = await conn.createAppender('staging_daily', 'main', 'temp');
+  for (const f of byKey.values()) {
+    daily.appendVarchar(f.sale.date);
+    daily.appendVarchar(f.sale.region);
+    daily.appendVarchar(f.sale.product_name);
+    daily.appendVarchar(f.source);
+    daily.appendBigInt(BigInt(f.orders));
+    daily.appendBigInt(BigInt(f.units));
+    daily.appendVarchar(centsToText(f.cents));
+    daily.endRow();
+  }
+  daily.flushSync();
+  daily.closeSync();
+  await appendFigures(
+    conn,
+    `SELECT CAST(date AS DATE), region, product_name, source, orders, units, CAST(revenue AS DECIMAL(38,2)),
+            $1::TIMESTAMPTZ FROM staging_daily`,
+    [now],
+  );
 }
 
 /** Staging keeps the arrival order (seq) so the last occurrence of an id wins the merge. */

@@ -1,6 +1,7 @@
 import type { Sale, StoredReject } from '@datasync/schemas';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { commitSalesBatches } from './sales.js';
+import { deleteSales } from './sales-rollup.js';
 import type { WriteContext } from './writer.js';
 
 /**
@@ -52,10 +53,11 @@ export async function commitUpstreamWindow(
   const earlier = await findUpstreamRun(conn, commit.runId);
   if (earlier !== null) return { result: earlier, duplicate: true };
   const { from, to } = commit.window;
-  const deleted = await conn.run(
-    'DELETE FROM sales WHERE source = $1 AND date BETWEEN $2::DATE AND $3::DATE',
-    [commit.source, from, to],
-  );
+  const deleted = await deleteSales(conn, 'source = $1 AND date BETWEEN $2::DATE AND $3::DATE', [
+    commit.source,
+    from,
+    to,
+  ]);
   await commitSalesBatches(tx, [
     {
       batchId: commit.runId,
@@ -74,7 +76,7 @@ export async function commitUpstreamWindow(
     to,
     commit.runId,
   ]);
-  const result = commit.describe(deleted.rowsChanged);
+  const result = commit.describe(deleted);
   await conn.run(
     `INSERT INTO upstream_syncs VALUES ($1, $2, $3::DATE, $4::DATE, $5, $6, $7, $8, $9, $10, now())`,
     [

@@ -3,8 +3,15 @@ import type { DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { DatabaseFatalError, isFatalDuckDbError, LockLostError } from './errors.js';
 import { ForeignDatabaseError, findForeignTables } from './foreign-database.js';
 import { migrate } from './migrations.js';
+import { verifyRollup } from './sales-rollup.js';
 import type { LockGrant, WriterLock } from './writer-lock.js';
 import { openDatabaseFile } from './writer-open.js';
+
+/**
+ * DATASYNC_VERIFY_ROLLUP=1 (the test suite sets it) checks before every COMMIT that the daily
+ * rollup still equals the sales it sums, and rolls back when not: a full scan, not for production.
+ */
+const VERIFY_ROLLUP = process.env.DATASYNC_VERIFY_ROLLUP === '1';
 
 /** The slice of a pino logger the writer needs. */
 export interface WriterLogger {
@@ -117,6 +124,7 @@ export class DatabaseWriter {
         await conn.run('BEGIN TRANSACTION');
         try {
           const result = await fn({ conn, epoch });
+          if (VERIFY_ROLLUP) await verifyRollup(conn);
           await this.fenceAndConfirm(conn, epoch);
           await conn.run('COMMIT');
           return result;

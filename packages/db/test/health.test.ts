@@ -54,6 +54,10 @@ describe('health check SQL', () => {
     batch.sales[2] = makeSale(2, { region: '   ' });
     await writer.transaction((tx) => commitSalesBatches(tx, [batch]));
     await writer.transaction(async ({ conn }) => {
+      // The rollup follows the change, as every write of sales does (or the commit fails).
+      await conn.run(`INSERT INTO sales_daily
+        SELECT date, region, product_name, source, 0, -sum(quantity), -sum(total_amount), now()
+        FROM sales WHERE product_name = 'Product 3' GROUP BY ALL`);
       await conn.run(`UPDATE sales SET quantity = 0, total_amount = 0 WHERE product_name = 'Product 3'`);
     });
     const { missing, rules } = await writer.read(async (conn) => ({

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { migrate } from '@datasync/db';
+import { migrate, rebuildRollup } from '@datasync/db';
 import { tempDir } from '@datasync/testkit';
 import { DuckDBInstance } from '@duckdb/node-api';
 import { Redis } from 'ioredis';
@@ -42,6 +42,7 @@ async function prefill(path: string) {
            ((1 + i % 5) * (1 + (i * 31) % 10000 / 100.0))::DECIMAL(18,2),
            ['EU', 'NA', 'APAC', 'LATAM', 'MEA'][(i % 5) + 1], 'bench-' || (i // 10000), now()
     FROM range(${ROWS}) t(i)`);
+  await rebuildRollup(conn);
   await conn.run('CHECKPOINT');
   conn.closeSync();
   db.closeSync();
