@@ -26,7 +26,7 @@ const KEY = 'date, region, product_name, source';
 /** The figures of some sales rows (columns as in `sales`), grouped by the rollup's key. */
 const figuresOf = (rowsSql: string, sign: '' | '-') =>
   `SELECT ${KEY}, ${sign}count(*)::BIGINT, ${sign}sum(quantity)::BIGINT,
-          ${sign}sum(total_amount)::DECIMAL(38,2), max(ingested_at)
+          ${sign}sum(total_amount)::DECIMAL(18,2), max(ingested_at)
    FROM (${rowsSql}) GROUP BY ${KEY}`;
 
 /** Rows appended since the last compaction before the next one runs. */
@@ -89,7 +89,7 @@ export async function compactRollup(conn: DuckDBConnection): Promise<void> {
   );
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE rollup_folded AS
-     SELECT ${KEY}, sum(orders)::BIGINT, sum(units)::BIGINT, sum(revenue)::DECIMAL(38,2), max(last_ingested_at)
+     SELECT ${KEY}, sum(orders)::BIGINT, sum(units)::BIGINT, sum(revenue)::DECIMAL(18,2), max(last_ingested_at)
      FROM sales_daily WHERE date IN (SELECT date FROM temp.rollup_dates) GROUP BY ${KEY}
      HAVING sum(orders) <> 0 OR sum(units) <> 0 OR sum(revenue) <> 0 ORDER BY date`,
   );
