@@ -251,18 +251,20 @@ async function killLeader(workers, redisUrl, afterSeconds) {
   const { active: inFlight } = await queue.getJobCounts('active');
   await queue.close();
   await waitFor(async () => firstCommitAt !== null, LEASE_MS * 4);
-  // The standby's own line, from its log's time field.
-  const line = standby
-    .output()
-    .split('\n')
-    .find((l) => /leading: taking jobs/.test(l));
-  const leadWall = line
-    ? Number(/"time":(\d+)/.exec(line)?.[1] ?? Date.parse(/"time":"([^"]+)"/.exec(line)?.[1]))
-    : NaN;
+  // The standby's own lines after the kill, from its log's time field.
+  const timeOf = (l) => Number(/"time":(\d+)/.exec(l)?.[1] ?? Date.parse(/"time":"([^"]+)"/.exec(l)?.[1]));
+  const after = (pattern) => {
+    const line = standby
+      .output()
+      .split('\n')
+      .find((l) => pattern.test(l) && timeOf(l) >= killedWall);
+    return line ? (timeOf(line) - killedWall) / 1000 : Number.NaN;
+  };
   await sub.quit();
   return {
     takeoverSeconds: (firstCommitAt - killedAt) / 1000,
-    leadingAfterSeconds: (leadWall - killedWall) / 1000,
+    leadingAfterSeconds: after(/leading: taking jobs/),
+    writerLockAfterSeconds: after(/writer lock acquired/),
     inFlight,
   };
 }
@@ -422,7 +424,7 @@ try {
       `\nleading sync-worker SIGKILLed ${KILL_AFTER}s into the load (two sync-workers, lease ${LEASE_MS / 1000} s)`,
     );
     console.log(
-      `  takeover                  ${killed.kill.takeoverSeconds.toFixed(1)} s to the standby's first commit (leading after ${killed.kill.leadingAfterSeconds.toFixed(1)} s; ${killed.kill.inFlight} batches were under way in the killed one)`,
+      `  takeover                  ${killed.kill.takeoverSeconds.toFixed(1)} s to the standby's first commit (leading after ${killed.kill.leadingAfterSeconds.toFixed(1)} s, writer lock after ${killed.kill.writerLockAfterSeconds.toFixed(1)} s; ${killed.kill.inFlight} batches were under way in the killed one)`,
     );
     console.log(
       `  rows expected vs found    ${fmt(expected)} (${fmt(killed.accepted)} batches x 202) vs ${fmt(killed.rows)} in sales; ${fmt(killed.batches)} in the ledger, ${killed.batches - killed.distinctBatches} duplicate batch_id; ${killed.failedJobs} failed jobs, ${killed.throttled} x 429  ${intact ? 'OK' : 'LOST OR DOUBLED'}`,
