@@ -21,7 +21,7 @@ const BENCHES = [
   {
     name: 'ingest',
     file: 'apps/sync-worker/bench/ingest-bench.mjs',
-    what: 'end-to-end ingest vs the raw Appender',
+    what: 'end-to-end ingest vs the raw Appender; one vs two sync-workers and api processes; the leader SIGKILLed under load',
   },
   { name: 'csv', file: 'apps/sync-worker/bench/csv-bench.mjs', what: 'CSV import vs DuckDB read_csv' },
   {
