@@ -77,7 +77,15 @@ export class DatabaseWriter {
   private heldSince = 0;
   private opening: Promise<void> | null = null;
   private writeChain: Promise<unknown> = Promise.resolve();
+  /** Write transactions and exclusive work under way (reads are counted apart, in `reads`). */
   private activeOps = 0;
+  private reads = 0;
+  /**
+   * Set while the file is being closed (handover, exclusive work, a lost lease, shutdown): a read
+   * arriving then waits, and the closing waits for the reads in flight, so no read reopens the file
+   * in the middle of a backup's copy or a restore's swap, and no instance outlives its close.
+   */
+  private fileGate: Promise<void> | null = null;
   private waitersSeen = 0;
   private lastActivity = Date.now();
   private watchTimer: NodeJS.Timeout | null = null;
@@ -147,9 +155,7 @@ export class DatabaseWriter {
 
   /** Runs a read on a connection of its own, beside any write transaction. */
   async read<T>(fn: (conn: DuckDBConnection) => Promise<T>): Promise<T> {
-    await this.ensureOpen();
-    this.activeOps++;
-    const instance = this.instance!;
+    const instance = await this.enterRead();
     const conn = this.readConns.pop() ?? (await instance.connect());
     try {
       return await fn(conn);
@@ -160,8 +166,40 @@ export class DatabaseWriter {
       // connection of an earlier instance would read that instance's old picture.
       if (this.instance === instance) this.readConns.push(conn);
       else conn.disconnectSync();
-      this.activeOps--;
+      this.reads--;
       this.lastActivity = Date.now();
+    }
+  }
+
+  /** Waits out any closing of the file, opens it if need be, and counts the read in. */
+  private async enterRead(): Promise<DuckDBInstance> {
+    for (;;) {
+      while (this.fileGate) await this.fileGate;
+      await this.ensureOpen();
+      // Checked and counted in one synchronous step: no close can slip in between.
+      if (!this.fileGate && this.instance) {
+        this.reads++;
+        return this.instance;
+      }
+    }
+  }
+
+  /**
+   * Runs `fn` (which closes the file) with new reads held back, once the reads in flight are done.
+   * The gate opens again when `fn` has finished, lock released and all.
+   */
+  private async withFileGate<T>(fn: () => Promise<T>): Promise<T> {
+    while (this.fileGate) await this.fileGate;
+    let open!: () => void;
+    this.fileGate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    try {
+      while (this.reads > 0) await delay(5);
+      return await fn();
+    } finally {
+      this.fileGate = null;
+      open();
     }
   }
 
@@ -175,14 +213,19 @@ export class DatabaseWriter {
       const epoch = this.grant!.epoch;
       this.activeOps++;
       try {
-        await this.closeDatabase();
-        if (!(await this.options.lock.confirm()))
-          throw new LockLostError('writer lease lost before exclusive work');
-        return await fn({ path: this.options.path, epoch });
+        return await this.withFileGate(async () => {
+          try {
+            await this.closeDatabase();
+            if (!(await this.options.lock.confirm()))
+              throw new LockLostError('writer lease lost before exclusive work');
+            return await fn({ path: this.options.path, epoch });
+          } finally {
+            await this.releaseLock('exclusive work done');
+          }
+        });
       } finally {
         this.activeOps--;
         this.lastActivity = Date.now();
-        await this.releaseLock('exclusive work done');
       }
     };
     const next = this.writeChain.then(run, run);
@@ -196,8 +239,10 @@ export class DatabaseWriter {
     this.closing = true;
     await this.writeChain;
     this.stopWatch();
-    await this.closeDatabase();
-    await this.releaseLock('shutdown');
+    await this.withFileGate(async () => {
+      await this.closeDatabase();
+      await this.releaseLock('shutdown');
+    });
   }
 
   private async ensureOpen(): Promise<void> {
@@ -297,15 +342,19 @@ export class DatabaseWriter {
 
   private async handover(reason: string): Promise<void> {
     if (!this.grant || this.activeOps > 0) return;
-    await this.closeDatabase();
-    await this.releaseLock(reason);
+    await this.withFileGate(async () => {
+      await this.closeDatabase();
+      await this.releaseLock(reason);
+    });
   }
 
   /** The lease is gone (the lock already forgot it): close the file without a checkpoint. */
   private async dropAfterLoss(): Promise<void> {
     while (this.activeOps > 0) await delay(10);
-    await this.closeDatabase();
-    await this.releaseLock('lease lost');
+    await this.withFileGate(async () => {
+      await this.closeDatabase();
+      await this.releaseLock('lease lost');
+    });
     this.lostLease = false;
   }
 

@@ -5,6 +5,7 @@ import { spawnNode, tempDir, waitFor } from '@datasync/testkit';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { commitSalesBatches, DatabaseWriter, salesTotals, WriterLock } from '../src/index.js';
+import { ROLLUP_FROM_SALES_SQL } from '../src/sales-rollup.js';
 import { makeBatch, makeSale, makeWriter } from './helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -79,24 +80,69 @@ describe('sales batch commit', () => {
 });
 
 describe('reads across a close of the file', () => {
-  it('a read in flight while exclusive work closes the file leaves no connection of the closed instance behind', async () => {
+  it('exclusive work waits for a read in flight before it closes the file', async () => {
     const { writer } = setup();
     await writer.transaction((tx) => commitSalesBatches(tx, [makeBatch('b-1', 10)]));
+    const events: string[] = [];
     let release!: () => void;
-    const gate = new Promise<void>((resolve) => {
+    const held = new Promise<void>((resolve) => {
       release = resolve;
     });
-    const slow = writer.read(async () => {
-      await gate;
+    const slow = writer.read(async (conn) => {
+      await held;
+      const { rows } = await salesTotals(conn);
+      events.push(`read saw ${rows}`);
     });
-    await delay(50);
-    await writer.exclusive(async () => undefined); // as a backup's copy does
-    await writer.transaction((tx) => commitSalesBatches(tx, [makeBatch('b-2', 5)]));
+    await delay(20);
+    const copy = writer.exclusive(async () => {
+      events.push('exclusive');
+    });
+    await delay(200);
+    expect(events).toEqual([]);
     release();
-    await slow.catch(() => undefined);
-    // The next read must see the file as it is now, not the closed instance's picture.
-    await writer.transaction((tx) => commitSalesBatches(tx, [makeBatch('b-3', 7)]));
-    expect((await writer.read((conn) => salesTotals(conn))).rows).toBe(22);
+    await Promise.all([slow, copy]);
+    expect(events).toEqual(['read saw 10', 'exclusive']);
+    await writer.transaction((tx) => commitSalesBatches(tx, [makeBatch('b-2', 5)]));
+    expect((await writer.read((conn) => salesTotals(conn))).rows).toBe(15);
+  });
+
+  it('a read arriving during exclusive work waits, and sees the file as the work left it', async () => {
+    const { writer, path } = setup();
+    await writer.transaction((tx) => commitSalesBatches(tx, [makeBatch('b-1', 10)]));
+    let started!: () => void;
+    const inside = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    let finish!: () => void;
+    const held = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    // As a restore does: the file is changed behind the writer's back while it is closed.
+    const restore = writer.exclusive(async () => {
+      started();
+      await held;
+      const { DuckDBInstance } = await import('@duckdb/node-api');
+      const other = await DuckDBInstance.create(path);
+      const conn = await other.connect();
+      await conn.run('DELETE FROM sales WHERE rowid IN (SELECT rowid FROM sales LIMIT 4)');
+      await conn.run('DELETE FROM sales_daily');
+      await conn.run(`INSERT INTO sales_daily ${ROLLUP_FROM_SALES_SQL}`);
+      await conn.run('CHECKPOINT');
+      conn.disconnectSync();
+      other.closeSync();
+    });
+    await inside;
+    let seen: number | null = null;
+    const reading = writer.read(async (conn) => {
+      seen = (await salesTotals(conn)).rows;
+    });
+    await delay(200);
+    expect(seen).toBeNull();
+    finish();
+    await Promise.all([restore, reading]);
+    expect(seen).toBe(6);
+    await writer.transaction((tx) => commitSalesBatches(tx, [makeBatch('b-2', 5)]));
+    expect((await writer.read((conn) => salesTotals(conn))).rows).toBe(11);
   });
 });
 
