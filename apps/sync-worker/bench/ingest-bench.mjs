@@ -11,6 +11,8 @@
 //
 //   node apps/sync-worker/bench/ingest-bench.mjs
 //     (BENCH_SECONDS=20 BENCH_CLIENTS=8 BENCH_ROUNDS=2 BENCH_KILL_AFTER=5 BENCH_KILL=0 to skip it)
+//     BENCH_PROFILE=sync-worker (or api): V8 CPU profiles of that process into the current folder,
+//     one per start; `node scripts/cpu-profile-summary.mjs CPU.*.cpuprofile` says where time went.
 import { spawn } from 'node:child_process';
 import cluster from 'node:cluster';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -384,6 +386,13 @@ try {
   console.log(`  receipt latency at peak   p50 ${peak.p50.toFixed(1)} ms, p99 ${peak.p99.toFixed(1)} ms`);
   console.log(
     `  CPU seconds at peak       api ${peak.cpu.api.toFixed(1)}, sync-worker ${peak.cpu.worker.toFixed(1)}, redis ${peak.cpu.redis.toFixed(1)} over ${peak.committedSeconds.toFixed(1)} s (2 cores, the load client too)`,
+  );
+  // The machine is CPU-bound at peak: what each committed row cost every process (startup
+  // included) bounds the end-to-end rate at two cores' worth of it, against the Appender's own.
+  const perRow = (seconds) => ((seconds * 1e6) / peak.rows).toFixed(1);
+  const rowCost = (peak.cpu.api + peak.cpu.worker + peak.cpu.redis) / peak.rows;
+  console.log(
+    `  CPU per committed row     api ${perRow(peak.cpu.api)} us, sync-worker ${perRow(peak.cpu.worker)} us, redis ${perRow(peak.cpu.redis)} us; the Appender alone ${(1e6 / raw).toFixed(1)} us (so 2 cores carry at most ${fmt(2 / rowCost)} rows/s end to end)`,
   );
   console.log(
     `  receipt latency at half   p50 ${half.p50.toFixed(1)} ms, p99 ${half.p99.toFixed(1)} ms  (${fmt(half.rowsPerSecond)} rows/s offered)`,
