@@ -6,6 +6,8 @@ export interface Session {
   scopes: string[];
   csrfToken: string;
   expiresAt: string;
+  /** The business time zone: DASHBOARD_TZ, else SCHEDULE_TZ. */
+  timeZone: string;
   /** Directory sign-in: the group that granted the scope. */
   grantedBy?: string;
 }

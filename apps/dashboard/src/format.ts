@@ -34,6 +34,51 @@ export function ago(iso: string | null, now = Date.now()): string {
 
 export const isoDay = (d: Date) => d.toISOString().slice(0, 10);
 
+/**
+ * The business time zone (DASHBOARD_TZ, else SCHEDULE_TZ), from the session: "today" and every
+ * time the pages print are in it. Sales dates are calendar dates and are never shifted.
+ */
+let zone = 'UTC';
+export const setTimeZone = (tz: string) => {
+  zone = tz;
+};
+export const timeZone = () => zone;
+
+function partsIn(instant: Date, tz: string): Record<string, string> {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: tz,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+  }).formatToParts(instant);
+  return Object.fromEntries(parts.map((p) => [p.type, p.value]));
+}
+
+/** The calendar day an instant falls on in the business zone, as YYYY-MM-DD. */
+export function dayIn(instant: Date, tz = zone): string {
+  const p = partsIn(instant, tz);
+  return `${p.year}-${p.month}-${p.day}`;
+}
+
+/** A calendar day `days` after (or before) `day`, both YYYY-MM-DD. */
+export function addDays(day: string, days: number): string {
+  return isoDay(new Date(Date.parse(`${day}T00:00:00Z`) + days * 86_400_000));
+}
+
+/** An ISO instant as the business zone's wall-clock time, "YYYY-MM-DD HH:MM[:SS]". */
+export function timeIn(iso: string | null | undefined, withSeconds = true, tz = zone): string {
+  if (!iso) return '-';
+  const instant = new Date(iso);
+  if (Number.isNaN(instant.getTime())) return iso;
+  const p = partsIn(instant, tz);
+  const time = `${p.hour}:${p.minute}${withSeconds ? `:${p.second}` : ''}`;
+  return `${p.year}-${p.month}-${p.day} ${time}`;
+}
+
 export function bytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];

@@ -1,6 +1,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { ApiError, api, type Session, setCsrfToken, whenSignedOut } from './api.js';
+import { setTimeZone, timeZone } from './format.js';
 import { LiveProvider } from './live.js';
 import { OperationsPage } from './pages/operations.js';
 import { QuarantinePage } from './pages/quarantine.js';
@@ -40,6 +41,7 @@ function App() {
     api<Session>('/auth/session')
       .then((s) => {
         setCsrfToken(s.csrfToken);
+        setTimeZone(s.timeZone);
         setSession(s);
       })
       .catch((error: unknown) => {
@@ -53,6 +55,7 @@ function App() {
       <SignIn
         onSignedIn={(s) => {
           setCsrfToken(s.csrfToken);
+          setTimeZone(s.timeZone);
           setSession(s);
         }}
       />
@@ -73,6 +76,9 @@ function App() {
             </a>
           ))}
         </nav>
+        <span class="zone" title="DASHBOARD_TZ: the business time zone of every day and time on these pages">
+          {timeZone()}
+        </span>
         <span class="who" title={session.grantedBy ? `operator through ${session.grantedBy}` : undefined}>
           {session.name}{' '}
           <button type="button" onClick={signOut}>

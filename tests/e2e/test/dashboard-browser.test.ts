@@ -12,6 +12,7 @@ import { type Stack, startStack } from './stack.js';
 const SHOTS = join(import.meta.dirname, '..', 'screenshots');
 const EXAMPLE_CSV = join(import.meta.dirname, '..', '..', '..', 'scripts', 'examples', 'sales.csv');
 
+const ZONE = 'Pacific/Kiritimati';
 let stack: Stack;
 let browser: Browser;
 const problems: string[] = [];
@@ -70,7 +71,8 @@ const kpi = (page: Page, label: string) => page.locator(`[data-kpi="${label}"]`)
 
 beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
-  stack = await startStack();
+  // A business zone 14 hours from UTC: "today" differs from UTC's for most of the day.
+  stack = await startStack({ env: { DASHBOARD_TZ: ZONE } });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--no-sandbox'] });
   await post([sale('D-1', 'EU', '100.10'), sale('D-2', 'EU', '50.00'), sale('D-3', 'NA', '999.99')]);
   await post([{ ...sale('D-4', 'EU', '1.00'), date: '2026-02-30' }]); // quarantined: no such day
@@ -129,6 +131,26 @@ describe('the dashboard in a browser', () => {
     expect(await kpi(page, 'Revenue').textContent()).toBe(
       money(after.rows.find((r) => r.key === 'EU')!.revenue),
     );
+    await page.close();
+  });
+
+  it('opens on the last 30 days up to today in the business time zone, and names the zone', async () => {
+    const page = await newPage();
+    await signIn(page, stack.keys.operator);
+    await page.goto(`${stack.base}/#/sales`);
+    const dayIn = (instant: Date) =>
+      new Intl.DateTimeFormat('en-CA', {
+        timeZone: ZONE,
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+      }).format(instant);
+    const today = dayIn(new Date());
+    const from = new Date(Date.parse(`${today}T00:00:00Z`) - 29 * 86_400_000).toISOString().slice(0, 10);
+    await expect.poll(() => page.getByLabel('To').inputValue()).toBe(today);
+    expect(await page.getByLabel('From').inputValue()).toBe(from);
+    await expect.poll(() => page.locator('header .zone').textContent()).toBe(ZONE);
+    await expect.poll(() => page.locator('.period').textContent()).toContain(`days in ${ZONE}`);
     await page.close();
   });
 

@@ -1,7 +1,7 @@
 import type { HealthCheckResult, JobStatus, ListBackupsResult, SchedulesBody } from '@datasync/schemas';
 import { useState } from 'preact/hooks';
 import { api, csrfHeader } from '../api.js';
-import { ago, bytes } from '../format.js';
+import { ago, bytes, timeIn, timeZone } from '../format.js';
 import { IngestPanel } from '../ingest-panel.js';
 import { useLive, useThrottled } from '../live.js';
 import { useApi } from '../use-api.js';
@@ -128,7 +128,7 @@ function Restore({ backups, onJob }: { backups: ListBackupsResult; onJob: (line:
     const chosen = backups.backups.find((b) => b.name === name);
     if (!chosen) return;
     const ok = confirm(
-      `Restore ${chosen.name} (made ${chosen.createdAt}, ${chosen.tables.sales ?? 0} sales)?\n\nThis REPLACES the live database: every batch committed after ${chosen.createdAt} is rolled back (listed in the result; their senders may send them again).`,
+      `Restore ${chosen.name} (made ${timeIn(chosen.createdAt)} ${timeZone()}, ${chosen.tables.sales ?? 0} sales)?\n\nThis REPLACES the live database: every batch committed after ${timeIn(chosen.createdAt)} is rolled back (listed in the result; their senders may send them again).`,
     );
     if (!ok) return;
     try {
@@ -205,7 +205,7 @@ export function OperationsPage() {
                     ''
                   )}
                 </td>
-                <td>{ago(j.createdAt)}</td>
+                <td title={timeIn(j.createdAt)}>{ago(j.createdAt)}</td>
                 <td>{j.state === 'failed' ? j.error : j.state === 'completed' ? summary(j.result) : ''}</td>
               </tr>
             ))}
@@ -253,7 +253,7 @@ export function OperationsPage() {
                 <tr>
                   <td title={s.description}>{s.id}</td>
                   <td>{s.enabled ? `${s.cron} ${s.tz}` : 'off'}</td>
-                  <td>{s.nextRun?.replace('T', ' ').slice(0, 16) ?? '-'}</td>
+                  <td>{timeIn(s.nextRun, false)}</td>
                   <td>
                     {s.lastRun ? `${ago(s.lastRun.startedAt)} (${s.lastRun.state ?? 'gone'})` : 'never'}
                   </td>
@@ -284,7 +284,7 @@ export function OperationsPage() {
             {(backups.data?.backups ?? []).map((b) => (
               <tr>
                 <td>{b.name}</td>
-                <td>{ago(b.createdAt)}</td>
+                <td title={timeIn(b.createdAt)}>{ago(b.createdAt)}</td>
                 <td class="num">{bytes(b.size)}</td>
                 <td>{b.verification.state}</td>
                 <td>{b.locations.join(', ')}</td>

@@ -1,6 +1,7 @@
 import type { RejectEntry, RejectsPage } from '@datasync/schemas';
 import { useMemo, useState } from 'preact/hooks';
 import { api, query } from '../api.js';
+import { timeIn } from '../format.js';
 import { useLive, useThrottled } from '../live.js';
 import { useApi } from '../use-api.js';
 
@@ -120,7 +121,7 @@ export function QuarantinePage({ params }: { params: URLSearchParams }) {
               {page.items.map((r, i) => (
                 <>
                   <tr>
-                    <td>{r.rejectedAt.replace('T', ' ').slice(0, 19)}</td>
+                    <td>{timeIn(r.rejectedAt)}</td>
                     <td>{r.source}</td>
                     <td>
                       <a

@@ -1,7 +1,7 @@
 import type { SalesBatchOrigin, SalesRowsPage } from '@datasync/schemas';
 import { useMemo } from 'preact/hooks';
 import { query } from '../api.js';
-import { bytes, count, money } from '../format.js';
+import { bytes, count, money, timeIn, timeZone } from '../format.js';
 import { useLive, useThrottled } from '../live.js';
 import { useApi } from '../use-api.js';
 
@@ -62,7 +62,7 @@ function Origin({ batchId }: { batchId: string }) {
           </>
         )}
         <dt>Committed</dt>
-        <dd>{origin.committedAt?.replace('T', ' ').slice(0, 19) ?? 'still running'}</dd>
+        <dd>{origin.committedAt ? timeIn(origin.committedAt) : 'still running'}</dd>
         <dt>Records</dt>
         <dd>
           {count(origin.received)} received, {count(origin.stored)} stored,{' '}
@@ -142,7 +142,10 @@ export function RowsPage({ params }: { params: URLSearchParams }) {
                     <td class="num">{money(r.totalAmount)}</td>
                     <td>{r.source}</td>
                     <td>
-                      <a href={rowsLink({ batchId: r.batchId })} title={`committed ${r.ingestedAt}`}>
+                      <a
+                        href={rowsLink({ batchId: r.batchId })}
+                        title={`committed ${timeIn(r.ingestedAt)} ${timeZone()}`}
+                      >
                         {r.batchId}
                       </a>
                     </td>

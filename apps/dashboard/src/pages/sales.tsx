@@ -2,7 +2,7 @@ import type { SalesAnalytics, SalesGroup } from '@datasync/schemas';
 import { useMemo } from 'preact/hooks';
 import { query } from '../api.js';
 import { TimeChart } from '../chart.js';
-import { ago, change, count, isoDay, money } from '../format.js';
+import { addDays, ago, change, count, dayIn, isoDay, money, timeZone } from '../format.js';
 import { useLive, useThrottled } from '../live.js';
 import { useApi } from '../use-api.js';
 import { rowsLink } from './rows.js';
@@ -19,10 +19,11 @@ interface Filters {
 }
 
 function filtersFrom(params: URLSearchParams): Filters {
-  const today = new Date();
+  // The last 30 days up to today in the business time zone.
+  const today = dayIn(new Date());
   return {
-    from: params.get('from') ?? isoDay(new Date(today.getTime() - 29 * DAY)),
-    to: params.get('to') ?? isoDay(today),
+    from: params.get('from') ?? addDays(today, -29),
+    to: params.get('to') ?? today,
     bucket: (params.get('bucket') as Filters['bucket']) ?? 'day',
     region: params.get('region') ?? '',
     product: params.get('product') ?? '',
@@ -204,7 +205,8 @@ export function SalesPage({ params }: { params: URLSearchParams }) {
             />
           </section>
           <p class="muted period">
-            {data.from} to {data.to} against {data.previous.from} to {data.previous.to}. Fresh as of:{' '}
+            {data.from} to {data.to} against {data.previous.from} to {data.previous.to} (days in {timeZone()}
+            ). Fresh as of:{' '}
             {data.freshness.length === 0
               ? 'no sales in this selection'
               : data.freshness.map((f) => `${f.source} ${ago(f.lastCommit)}`).join(', ')}
