@@ -1,6 +1,7 @@
 import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { timeZone } from './format.js';
 
 export interface SeriesPoint {
   key: string; // YYYY-MM-DD: the bucket's first day, or an ISO time (the live ingest chart)
@@ -15,10 +16,13 @@ export function TimeChart({
   points,
   label,
   height = 260,
+  instants = false,
 }: {
   points: SeriesPoint[];
   label: string;
   height?: number;
+  /** Keys are instants (shown in the business time zone), not calendar days. */
+  instants?: boolean;
 }) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
@@ -36,7 +40,9 @@ export function TimeChart({
       {
         width: el.clientWidth || 600,
         height,
-        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), 'Etc/UTC'),
+        // A calendar day is drawn at its UTC midnight, so it is read back in UTC; an instant (the
+        // live chart) in the business time zone.
+        tzDate: (ts) => uPlot.tzDate(new Date(ts * 1000), instants ? timeZone() : 'Etc/UTC'),
         scales: { x: { time: true } },
         series: [
           {},

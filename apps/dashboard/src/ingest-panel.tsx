@@ -37,7 +37,7 @@ export function IngestPanel() {
         {connected ? 'Live' : 'Reconnecting…'}: {perSecond(lastMinute / 60)} rows/s over the last minute. Rows
         committed per source since this page opened, and the jobs on each queue:
       </p>
-      <TimeChart points={points} label="Rows committed per second (UTC)" height={160} />
+      <TimeChart points={points} label="Rows committed per second" height={160} instants />
       <div class="two">
         <table aria-label="Committed per source">
           <thead>
