@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, isolatedRedisUrl, spawnNode, tempDir } from '@datasync/testkit';
 import { describe, expect, inject, it } from 'vitest';
+import { loggableUrl } from '../src/plugins/request-log.js';
 import { sales } from './helpers.js';
 
 const MAIN = join(import.meta.dirname, '..', 'dist', 'main.js');
@@ -98,5 +99,19 @@ describe('the logs of a whole run', () => {
     );
     expect(leaked.map(([name]) => name)).toEqual([]);
     dir.cleanup();
+  });
+});
+
+describe('the URL as logged', () => {
+  it("keeps the values of the api's own query parameters, and hides any other", () => {
+    expect(
+      loggableUrl(
+        '/v1/sales/analytics?from=2026-01-01&to=2026-01-31&bucket=week&top=5&region=EU&product=Desk',
+      ),
+    ).toBe('/v1/sales/analytics?from=2026-01-01&to=2026-01-31&bucket=week&top=5&region=EU&product=Desk');
+    expect(loggableUrl('/v1/rejects?reason=date&newest=true&token=abc&bucket')).toBe(
+      '/v1/rejects?reason=date&newest=true&token=[redacted]&bucket',
+    );
+    expect(loggableUrl('/v1/rejects?%E0%A4%A=x')).toBe('/v1/rejects?%E0%A4%A=[redacted]');
   });
 });

@@ -17,6 +17,15 @@ const LOGGED_QUERY_VALUES = new Set([
   'batchId',
   'importId',
   'source',
+  'bucket',
+  'top',
+  'region',
+  'product',
+  'reason',
+  'newest',
+  'format',
+  'dryRun',
+  'map',
 ]);
 
 /** The URL as logged: path as is, query values of unknown parameters replaced. */
