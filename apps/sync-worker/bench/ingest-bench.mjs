@@ -11,6 +11,7 @@
 //
 //   node apps/sync-worker/bench/ingest-bench.mjs
 //     (BENCH_SECONDS=20 BENCH_CLIENTS=8 BENCH_ROUNDS=2 BENCH_KILL_AFTER=5 BENCH_KILL=0 to skip it)
+//     BENCH_APPENDFSYNC=everysec: Redis without an fsync per write (the stack runs `always`)
 //     BENCH_PROFILE=sync-worker (or api): V8 CPU profiles of that process into the current folder,
 //     one per start; `node scripts/cpu-profile-summary.mjs CPU.*.cpuprofile` says where time went.
 import { spawn } from 'node:child_process';
@@ -36,6 +37,8 @@ const KILL_AFTER = Number(process.env.BENCH_KILL_AFTER ?? 5);
 const KILL = process.env.BENCH_KILL !== '0';
 // The sync-worker's default: the standby takes over once the dead leader's lease runs out.
 const LEASE_MS = 15_000;
+// Redis's AOF fsync policy: `always` as the stack runs it; `everysec` shows what fsync costs a receipt.
+const APPENDFSYNC = process.env.BENCH_APPENDFSYNC ?? 'always';
 
 function sales(n, offset) {
   const out = [];
@@ -272,7 +275,7 @@ async function killLeader(workers, redisUrl, afterSeconds) {
 }
 
 async function e2e(dir, phase) {
-  const redis = await startLocalRedis({ dir: join(dir, `redis-${phase.name}`), appendfsync: 'always' });
+  const redis = await startLocalRedis({ dir: join(dir, `redis-${phase.name}`), appendfsync: APPENDFSYNC });
   const port = await freePort();
   const key = 'bench-ingest-key-0123456789';
   const env = {
