@@ -1,11 +1,11 @@
 import { Metrics } from '@datasync/runtime';
 import { isolatedRedisUrl, waitFor } from '@datasync/testkit';
+import { deadPort, startSmtpServer, startWebhookReceiver } from '@datasync/testkit/receivers';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { Alerter, recentAlerts } from '../src/alerts/alerter.js';
 import { type AlertChannel, EmailChannel, SlackChannel } from '../src/alerts/channels.js';
-import { deadPort, startSmtpServer, startWebhookReceiver } from './receivers.js';
 
 const logger = pino({ level: 'silent' });
 const cleanups: (() => unknown)[] = [];

@@ -7,10 +7,10 @@ import { commitSalesBatches, DatabaseWriter, WriterLock } from '@datasync/db';
 import { createQueue, createQueueEvents } from '@datasync/runtime';
 import { BACKUP_JOBS, type ListBackupsResult, QUEUES } from '@datasync/schemas';
 import { isolatedRedisUrl, spawnNode, tempDir, waitFor } from '@datasync/testkit';
+import { startWebhookReceiver } from '@datasync/testkit/receivers';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { onCleanup, quietLogger, runCleanups, salesBatch } from './helpers.js';
-import { startWebhookReceiver } from './receivers.js';
 
 const MAIN = join(import.meta.dirname, '..', 'dist', 'main.js');
 

@@ -1,6 +1,7 @@
 import { createAllQueues, LAST_SUCCESS_KEY, LOGIN_KEYS, Metrics, QUEUE_PREFIX } from '@datasync/runtime';
 import { type ALL_QUEUES, QUEUES } from '@datasync/schemas';
 import { isolatedRedisUrl, waitFor } from '@datasync/testkit';
+import { deadPort, startWebhookReceiver } from '@datasync/testkit/receivers';
 import { type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
@@ -8,7 +9,6 @@ import { afterEach, describe, expect, inject, it } from 'vitest';
 import { Alerter } from '../src/alerts/alerter.js';
 import { type AlertChannel, EmailChannel, SlackChannel } from '../src/alerts/channels.js';
 import { OperationsMonitor } from '../src/alerts/monitor.js';
-import { deadPort, startWebhookReceiver } from './receivers.js';
 
 const logger = pino({ level: 'silent' });
 const cleanups: (() => unknown)[] = [];

@@ -108,3 +108,13 @@ export function sale(i: number, overrides: Record<string, unknown> = {}) {
 export const sales = (n: number, start = 0) => Array.from({ length: n }, (_, k) => sale(start + k));
 
 export { sumOfTotals as sumOf } from '@datasync/testkit';
+
+/** A logger that says nothing, for the writers a test opens beside the stack. */
+export const quietLogger = pino({ level: 'silent' });
+
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+/** Runs `fn` when the file's tests are over (register `runCleanups` in `afterAll`), last in first out. */
+export const onCleanup = (fn: () => Promise<unknown> | unknown) => cleanups.push(fn);
+export async function runCleanups() {
+  for (const fn of cleanups.splice(0).reverse()) await fn();
+}

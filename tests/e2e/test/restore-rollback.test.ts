@@ -13,7 +13,7 @@ import {
 } from '@datasync/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, inject, it } from 'vitest';
-import { onCleanup, quietLogger, runCleanups } from './helpers.js';
+import { onCleanup, quietLogger, runCleanups } from './e2e-helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const API = join(ROOT, 'apps', 'api', 'dist', 'main.js');

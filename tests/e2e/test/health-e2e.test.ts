@@ -9,13 +9,14 @@ import {
   type SpawnedProcess,
   spawnNode,
   tempDir,
+  testSale,
   waitFor,
 } from '@datasync/testkit';
+import { startSmtpServer, startWebhookReceiver } from '@datasync/testkit/receivers';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { onCleanup, quietLogger, runCleanups, salesBatch } from './helpers.js';
-import { startSmtpServer, startWebhookReceiver } from './receivers.js';
+import { onCleanup, quietLogger, runCleanups } from './e2e-helpers.js';
 
 const ROOT = join(import.meta.dirname, '..', '..', '..');
 const API = join(ROOT, 'apps', 'api', 'dist', 'main.js');
@@ -116,7 +117,19 @@ describe('datasync health-check against the running stack', () => {
   });
 
   it('exits 0 once there are sales, a successful sync and a backup', async () => {
-    await write((tx) => commitSalesBatches(tx, [salesBatch('e2e-1', 50)]));
+    await write((tx) =>
+      commitSalesBatches(tx, [
+        {
+          batchId: 'e2e-1',
+          source: 'test',
+          idempotencyKeyHash: null,
+          bodyHash: 'e2e-1',
+          received: 50,
+          sales: Array.from({ length: 50 }, (_, i) => ({ id: null, ...testSale(i) })),
+          rejects: [],
+        },
+      ]),
+    );
     // A sales sync that brought sales (the sync-worker's part, played here by a worker of the test).
     const syncQueue = new Queue(QUEUES.salesSync, { connection: redis, prefix: QUEUE_PREFIX });
     const syncWorker = new Worker(
