@@ -39,71 +39,75 @@ export function IngestPanel() {
       </p>
       <TimeChart points={points} label="Rows committed per second" height={160} instants />
       <div class="two">
-        <table aria-label="Committed per source">
-          <thead>
-            <tr>
-              <th scope="col">Source</th>
-              <th scope="col" class="num">
-                Stored
-              </th>
-              <th scope="col" class="num">
-                Rejected
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {sources.map(([source, s]) => (
+        <div class="scroll">
+          <table aria-label="Committed per source">
+            <thead>
               <tr>
-                <td>{source}</td>
-                <td class="num">{count(s.rows)}</td>
-                <td class="num">{count(s.rejected)}</td>
+                <th scope="col">Source</th>
+                <th scope="col" class="num">
+                  Stored
+                </th>
+                <th scope="col" class="num">
+                  Rejected
+                </th>
               </tr>
-            ))}
-            {sources.length === 0 && (
+            </thead>
+            <tbody>
+              {sources.map(([source, s]) => (
+                <tr>
+                  <td>{source}</td>
+                  <td class="num">{count(s.rows)}</td>
+                  <td class="num">{count(s.rejected)}</td>
+                </tr>
+              ))}
+              {sources.length === 0 && (
+                <tr>
+                  <td colSpan={3} class="muted">
+                    Nothing committed since this page opened.
+                  </td>
+                </tr>
+              )}
+            </tbody>
+          </table>
+        </div>
+        <div class="scroll">
+          <table aria-label="Queue depths">
+            <thead>
               <tr>
-                <td colSpan={3} class="muted">
-                  Nothing committed since this page opened.
-                </td>
+                <th scope="col">Queue</th>
+                <th scope="col" class="num">
+                  Waiting
+                </th>
+                <th scope="col" class="num">
+                  Delayed
+                </th>
+                <th scope="col" class="num">
+                  Active
+                </th>
+                <th scope="col" class="num">
+                  Failed
+                </th>
+                <th scope="col" class="num">
+                  Workers
+                </th>
               </tr>
-            )}
-          </tbody>
-        </table>
-        <table aria-label="Queue depths">
-          <thead>
-            <tr>
-              <th scope="col">Queue</th>
-              <th scope="col" class="num">
-                Waiting
-              </th>
-              <th scope="col" class="num">
-                Delayed
-              </th>
-              <th scope="col" class="num">
-                Active
-              </th>
-              <th scope="col" class="num">
-                Failed
-              </th>
-              <th scope="col" class="num">
-                Workers
-              </th>
-            </tr>
-          </thead>
-          <tbody>
-            {depths?.queues.map((q) => (
-              <tr>
-                <td>{q.queue}</td>
-                <td class="num">{count(q.waiting)}</td>
-                <td class="num" title="retries waiting out their backoff, and scheduled runs">
-                  {count(q.delayed)}
-                </td>
-                <td class="num">{count(q.active)}</td>
-                <td class="num">{count(q.failed)}</td>
-                <td class={q.workers === 0 ? 'num warn' : 'num'}>{q.workers}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {depths?.queues.map((q) => (
+                <tr>
+                  <td>{q.queue}</td>
+                  <td class="num">{count(q.waiting)}</td>
+                  <td class="num" title="retries waiting out their backoff, and scheduled runs">
+                    {count(q.delayed)}
+                  </td>
+                  <td class="num">{count(q.active)}</td>
+                  <td class="num">{count(q.failed)}</td>
+                  <td class={q.workers === 0 ? 'num warn' : 'num'}>{q.workers}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       </div>
       {error && (
         <p role="alert" class="error">
