@@ -39,9 +39,15 @@ export const isoDay = (d: Date) => d.toISOString().slice(0, 10);
  * time the pages print are in it. Sales dates are calendar dates and are never shifted.
  */
 let zone = 'UTC';
-export const setTimeZone = (tz: string) => {
-  zone = tz;
-};
+/** Sets the zone; one this browser does not know falls back to UTC (the header then says UTC). */
+export function setTimeZone(tz: string): void {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    zone = tz;
+  } catch {
+    zone = 'UTC';
+  }
+}
 export const timeZone = () => zone;
 
 function partsIn(instant: Date, tz: string): Record<string, string> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { addDays, dayIn, money, timeIn } from '../src/format.js';
+import { addDays, dayIn, money, setTimeZone, timeIn, timeZone } from '../src/format.js';
 
 describe('days and times in the business time zone', () => {
   it('"today" is the calendar day in the zone, not in UTC', () => {
@@ -15,6 +15,14 @@ describe('days and times in the business time zone', () => {
     expect(timeIn('2026-03-29T01:00:00Z', true, 'Europe/Berlin')).toBe('2026-03-29 03:00:00');
     expect(timeIn('2026-07-01T12:00:00Z', false, 'America/New_York')).toBe('2026-07-01 08:00');
     expect(timeIn('2026-12-01T00:00:00Z', false, 'UTC')).toBe('2026-12-01 00:00');
+  });
+
+  it('falls back to UTC for a zone this browser does not know', () => {
+    setTimeZone('Europe/Berlin');
+    expect(timeZone()).toBe('Europe/Berlin');
+    setTimeZone('Mars/Olympus_Mons');
+    expect(timeZone()).toBe('UTC');
+    expect(timeIn('2026-07-01T12:00:00Z')).toBe('2026-07-01 12:00:00');
   });
 
   it('keeps what it cannot read, and says when there is no time', () => {
