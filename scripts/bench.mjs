@@ -1,6 +1,6 @@
 // `npm run bench`: builds, then runs every benchmark against real processes, Redis and DuckDB
 // files in temp folders, and prints the figures. Timing goals are measured here, never in tests.
-//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup, dashboard, migrate, export, stream, parquet, ndjson, login, sql)
+//   BENCH_ONLY=ingest,csv   runs a subset (ingest, csv, users, backup, snapshot, dashboard, migrate, export, stream, parquet, ndjson, login, sql)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,6 +33,11 @@ const BENCHES = [
     name: 'backup',
     file: 'apps/backup-worker/bench/backup-bench.mjs',
     what: 'backup and restore of 1M rows',
+  },
+  {
+    name: 'snapshot',
+    file: 'apps/backup-worker/bench/snapshot-bench.mjs',
+    what: 'the analytics snapshot at 10M and 100M rows (BENCH_SNAPSHOT_ROWS)',
   },
   {
     name: 'dashboard',
