@@ -23,11 +23,38 @@ type Params = Record<string, DuckDBValue> | DuckDBValue[];
 
 const KEY = 'date, region, product_name, source';
 
+/**
+ * The most revenue one rollup row carries. Revenue is DECIMAL(18,2) (below 10^16), like a sale's
+ * total; a key's day may sum to more (a sale's total is below 10^15, but many add up), so a figure
+ * above this is stored as several rows of the key, orders and units on the first: readers sum a
+ * key's rows anyway, and no commit fails because a day was big.
+ */
+export const ROW_REVENUE_LIMIT = '1000000000000000.00';
+
+/**
+ * Grouped figures as rollup rows: `groupedSql` selects date, region, product_name, source,
+ * orders, units, revenue (any exact type) and last_ingested_at, by those names; a revenue above
+ * ROW_REVENUE_LIMIT either way is split over several rows (see there). Sums are unchanged.
+ */
+export function rollupRowsOf(groupedSql: string): string {
+  const limit = `${ROW_REVENUE_LIMIT}::DECIMAL(38,2)`;
+  return `SELECT ${KEY},
+            CASE WHEN part = 0 THEN orders ELSE 0 END::BIGINT,
+            CASE WHEN part = 0 THEN units ELSE 0 END::BIGINT,
+            CASE WHEN part < parts - 1 THEN sign(revenue) * ${limit}
+                 ELSE revenue - sign(revenue) * ${limit} * (parts - 1) END::DECIMAL(18,2),
+            last_ingested_at
+   FROM (SELECT *, unnest(range(parts)) AS part
+         FROM (SELECT * EXCLUDE (revenue), revenue::DECIMAL(38,2) AS revenue,
+                      greatest(1, ceil(abs(revenue::DECIMAL(38,2)) / ${limit}))::BIGINT AS parts
+               FROM (${groupedSql})))`;
+}
+
 /** The figures of some sales rows (columns as in `sales`), grouped by the rollup's key. */
 const figuresOf = (rowsSql: string, sign: '' | '-') =>
-  `SELECT ${KEY}, ${sign}count(*)::BIGINT, ${sign}sum(quantity)::BIGINT,
-          ${sign}sum(total_amount)::DECIMAL(18,2), max(ingested_at)
-   FROM (${rowsSql}) GROUP BY ${KEY}`;
+  rollupRowsOf(`SELECT ${KEY}, ${sign}count(*) AS orders, ${sign}sum(quantity) AS units,
+          ${sign}sum(total_amount)::DECIMAL(38,2) AS revenue, max(ingested_at) AS last_ingested_at
+   FROM (${rowsSql}) GROUP BY ${KEY}`);
 
 /** Rows appended since the last compaction before the next one runs. */
 export const COMPACT_AFTER_ROWS = 100_000;
@@ -38,8 +65,8 @@ export async function addToRollup(conn: DuckDBConnection, rowsSql: string, param
 }
 
 /**
- * Appends grouped figures (date, region, product_name, source, orders, units, revenue, last
- * ingested) to the rollup, then compacts it when it has grown enough.
+ * Appends rollup rows (`rollupRowsOf` of grouped figures) to the rollup, then compacts it when it
+ * has grown enough.
  */
 export async function appendFigures(
   conn: DuckDBConnection,
@@ -89,9 +116,11 @@ export async function compactRollup(conn: DuckDBConnection): Promise<void> {
   );
   await conn.run(
     `CREATE OR REPLACE TEMP TABLE rollup_folded AS
-     SELECT ${KEY}, sum(orders)::BIGINT, sum(units)::BIGINT, sum(revenue)::DECIMAL(18,2), max(last_ingested_at)
-     FROM sales_daily WHERE date IN (SELECT date FROM temp.rollup_dates) GROUP BY ${KEY}
-     HAVING sum(orders) <> 0 OR sum(units) <> 0 OR sum(revenue) <> 0 ORDER BY date`,
+     ${rollupRowsOf(`SELECT ${KEY}, sum(orders) AS orders, sum(units) AS units, sum(revenue) AS revenue,
+                            max(last_ingested_at) AS last_ingested_at
+                     FROM sales_daily WHERE date IN (SELECT date FROM temp.rollup_dates) GROUP BY ${KEY}
+                     HAVING sum(orders) <> 0 OR sum(units) <> 0 OR sum(revenue) <> 0`)}
+     ORDER BY date`,
   );
   await conn.run('DELETE FROM sales_daily WHERE date IN (SELECT date FROM temp.rollup_dates)');
   await conn.run('INSERT INTO sales_daily SELECT * FROM temp.rollup_folded');

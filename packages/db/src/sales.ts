@@ -1,6 +1,6 @@
 import { centsToText, type IngestJobResult, type Sale, type StoredReject } from '@datasync/schemas';
 import { type DuckDBAppender, type DuckDBConnection, listValue } from '@duckdb/node-api';
-import { appendFigures, deleteSales } from './sales-rollup.js';
+import { appendFigures, deleteSales, rollupRowsOf } from './sales-rollup.js';
 import type { WriteContext } from './writer.js';
 
 /**
@@ -207,8 +207,9 @@ async function appendDailyFigures(
   daily.closeSync();
   await appendFigures(
     conn,
-    `SELECT CAST(date AS DATE), region, product_name, source, orders, units, CAST(revenue AS DECIMAL(18,2)),
-            $1::TIMESTAMPTZ FROM staging_daily`,
+    rollupRowsOf(`SELECT CAST(date AS DATE) AS date, region, product_name, source, orders, units,
+                         CAST(revenue AS DECIMAL(38,2)) AS revenue, $1::TIMESTAMPTZ AS last_ingested_at
+                  FROM staging_daily`),
     [now],
   );
 }

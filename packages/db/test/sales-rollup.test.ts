@@ -102,6 +102,52 @@ describe('the daily rollup', () => {
     });
   });
 
+  it('takes a day whose revenue is beyond DECIMAL(18,2): appends, replacements, deletes and compaction keep every sum', async () => {
+    const { writer } = setup();
+    // 25 sales at the largest total a sale may have (quantity 1,000,000 x 999,999,999.99), one key
+    // and day: 2.5 x 10^16, more than one DECIMAL(18,2) holds.
+    const big = (batchId: string, id: (k: number) => string | null) => ({
+      ...makeBatch(batchId, 0),
+      sales: Array.from({ length: 25 }, (_, k) =>
+        makeSale(0, {
+          id: id(k),
+          date: '2026-03-01',
+          region: 'EU',
+          product_name: 'Yacht',
+          quantity: 1_000_000,
+          unit_price: '999999999.99',
+          total_amount: '999999999990000.00',
+        }),
+      ),
+    });
+    await writer.transaction((tx) => commitSalesBatches(tx, [big('big-1', () => null)]));
+    await writer.transaction((tx) => commitSalesBatches(tx, [big('big-2', (k) => `y${k}`)]));
+    // The same ids again: 25 sales of 10^15 taken away and added back in one commit.
+    await writer.transaction((tx) => commitSalesBatches(tx, [big('big-3', (k) => `y${k}`)]));
+    const check = () =>
+      writer.read(async (conn) => ({
+        sales: await salesTotals(conn),
+        rollup: await rollupTotals(conn),
+        drift: await rollupDrift(conn),
+      }));
+    const stored = await check();
+    expect(stored.sales).toMatchObject({ rows: 50, totalAmount: '49999999999500000.00' });
+    expect(stored.rollup).toMatchObject({ orders: 50, revenue: '49999999999500000.00', keys: 1 });
+    expect(stored.drift).toEqual([]);
+
+    await writer.transaction(({ conn }) => compactRollup(conn));
+    const compacted = await check();
+    expect(compacted.rollup).toMatchObject({ orders: 50, revenue: '49999999999500000.00', keys: 1 });
+    expect(compacted.rollup.rows).toBe(50); // 5 x 10^16 in rows of at most 10^15
+    expect(compacted.drift).toEqual([]);
+
+    const deleted = await writer.transaction(({ conn }) => deleteSales(conn, 'external_id IS NULL'));
+    expect(deleted).toBe(25);
+    const left = await check();
+    expect(left.rollup).toMatchObject({ orders: 25, revenue: '24999999999750000.00' });
+    expect(left.drift).toEqual([]);
+  });
+
   it('names a key changed around it, and a write transaction that leaves it behind rolls back', async () => {
     const { writer } = setup();
     await writer.transaction((tx) => commitSalesBatches(tx, [makeBatch('b1', 5)]));
