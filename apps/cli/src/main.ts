@@ -62,6 +62,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     process.stderr.write(`datasync: unknown command "${name}"\n\n${usage()}`);
     return 2;
   }
+  // `datasync backup --help` prints the command's usage and does nothing else.
+  const options = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (options.includes('--help') || options.includes('-h')) {
+    process.stdout.write(`usage: ${command.usage}\n  ${command.summary}\n`);
+    return 0;
+  }
   const baseUrl = (env.DATASYNC_URL ?? 'http://localhost:3000').replace(/\/+$/, '');
   const client = new ApiClient({
     baseUrl,

@@ -202,6 +202,25 @@ describe('the datasync CLI against the running stack', () => {
     );
   });
 
+  it('--help on any command prints its usage and does nothing; a stray argument is refused', async () => {
+    const before = (await datasync(stack, ['backups', '--json'])).stdout;
+    for (const args of [
+      ['backup', '--help'],
+      ['restore', '-h'],
+      ['verify-backup', '--help'],
+      ['health-check', '--help'],
+    ]) {
+      const help = await datasync(stack, args);
+      expect(help.code, help.stdout + help.stderr).toBe(0);
+      expect(help.stdout).toMatch(new RegExp(`^usage: datasync ${args[0]}\\b`, 'm'));
+    }
+    const stray = await datasync(stack, ['backup', 'now']);
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toMatch(/^datasync backup: .*now/m);
+    // No backup was taken by any of them.
+    expect((await datasync(stack, ['backups', '--json'])).stdout).toBe(before);
+  });
+
   it('restore NAME brings the database back to the backup: a later batch is gone; exit 0', async () => {
     const res = await fetch(`${stack.base}/v1/sales/batches?wait=true`, {
       method: 'POST',

@@ -17,7 +17,10 @@ export const backupCommand: Command = {
   name: 'backup',
   usage: 'datasync backup',
   summary: 'take a backup now (local, and S3 when configured)',
-  run: (ctx) => runJob(ctx, { path: '/v1/jobs/backup', json: {} }),
+  run: (ctx) => {
+    parse(ctx.argv, {}, false);
+    return runJob(ctx, { path: '/v1/jobs/backup', json: {} });
+  },
 };
 
 export const backupsCommand: Command = {
@@ -25,6 +28,7 @@ export const backupsCommand: Command = {
   usage: 'datasync backups [--json]',
   summary: 'list backups with size, checksum, verification and location',
   async run(ctx) {
+    parse(ctx.argv, {}, false);
     const list = await ctx.client.request<ListBackupsResult>('GET', '/v1/backups');
     print(ctx.json, list, () => {
       printTable(
