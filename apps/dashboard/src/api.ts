@@ -40,8 +40,13 @@ async function problem(res: Response): Promise<ApiError> {
       title?: string;
       errors?: { path: string; message: string }[];
     };
-    const fields = body.errors?.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message)).join('; ');
-    message = [body.detail ?? body.title, fields].filter(Boolean).join(': ') || message;
+    const lead = body.detail ?? body.title ?? '';
+    // The detail already names the first field error: only the others are added.
+    const fields = body.errors
+      ?.map((e) => (e.path ? `${e.path}: ${e.message}` : e.message))
+      .filter((text) => !lead.includes(text))
+      .join('; ');
+    message = [lead, fields].filter(Boolean).join(': ') || message;
   } catch {
     // not JSON: the status line says enough
   }

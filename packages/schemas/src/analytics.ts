@@ -5,6 +5,10 @@ import { z } from 'zod';
 
 const filterText = z.string().trim().min(1).max(200).optional();
 
+const calendarDay = z.iso.date();
+const isDay = (value: unknown) => calendarDay.safeParse(value).success;
+const bothDays = (q: { from: unknown; to: unknown }) => isDay(q.from) && isDay(q.to);
+
 export const SalesAnalyticsQuery = z
   .object({
     from: z.iso.date().describe('first day, inclusive (YYYY-MM-DD)'),
@@ -15,10 +19,16 @@ export const SalesAnalyticsQuery = z
     source: filterText.describe('only this source (an ingest key name, csv, api)'),
     top: z.coerce.number().int().min(1).max(100).default(10).describe('how many top products'),
   })
-  .refine((q) => q.from <= q.to, { message: 'from must not be after to', path: ['from'] })
-  .refine((q) => Date.parse(q.to) - Date.parse(q.from) <= 3_660 * 86_400_000, {
+  // Checked only once both dates are dates, so a bad one is named alone.
+  .refine((q) => !bothDays(q) || q.from <= q.to, { message: 'from must not be after to', path: ['from'] })
+  .refine((q) => !bothDays(q) || Date.parse(q.to) - Date.parse(q.from) <= 3_660 * 86_400_000, {
     message: 'the period may span at most ten years',
     path: ['to'],
+  })
+  // The period before it (as long, just before) must be a calendar date too.
+  .refine((q) => !bothDays(q) || q.from >= '1000-01-01', {
+    message: 'from must be 1000-01-01 or later',
+    path: ['from'],
   });
 export type SalesAnalyticsQuery = z.output<typeof SalesAnalyticsQuery>;
 

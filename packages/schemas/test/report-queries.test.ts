@@ -20,3 +20,27 @@ describe('report queries survive the trip api -> job -> worker', () => {
     expect(inWorker).toEqual(inApi);
   });
 });
+
+describe('the analytics period', () => {
+  const issues = (q: Record<string, string>) =>
+    SalesAnalyticsQuery.safeParse(q).error?.issues.map((i) => `${i.path.join('.')}: ${i.message}`) ?? [];
+
+  it('names only the bad date when one is not a date', () => {
+    expect(issues({ from: '2026-13-01', to: '2026-12-31' })).toEqual(['from: Invalid ISO date']);
+    expect(issues({ from: '2026-01-01', to: '2026-02-30' })).toEqual(['to: Invalid ISO date']);
+  });
+
+  it('refuses a period whose period before would fall before year 1000, naming from', () => {
+    expect(issues({ from: '0000-01-01', to: '0000-01-01' })).toEqual([
+      'from: from must be 1000-01-01 or later',
+    ]);
+    expect(issues({ from: '1000-01-01', to: '1009-12-31' })).toEqual([]);
+  });
+
+  it('still checks the order and the span of two good dates', () => {
+    expect(issues({ from: '2026-02-01', to: '2026-01-01' })).toEqual(['from: from must not be after to']);
+    expect(issues({ from: '2000-01-01', to: '2026-01-01' })).toEqual([
+      'to: the period may span at most ten years',
+    ]);
+  });
+});

@@ -191,7 +191,8 @@ export function SalesPage({ params }: { params: URLSearchParams }) {
           {error}
         </p>
       )}
-      {data && (
+      {/* Figures of another selection never stand under an error about this one. */}
+      {data && !error && (
         <>
           <section class="kpis" aria-label="Key figures">
             <Kpi label="Revenue" now={data.current.revenue} before={data.previous.revenue} show={money} />
