@@ -12,6 +12,7 @@ import {
   saleToTuple,
   validateSales,
 } from '@datasync/schemas';
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { type ApiDeps, queueOf } from '../deps.js';
 import { badRequest, gatewayTimeout, HttpProblem, tooManyRequests } from '../errors.js';
@@ -77,7 +78,11 @@ export const salesBatchesRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, de
       const outcome = await idempotency.begin(source, idempotencyKey, parsed.bodyHash);
       if (outcome.kind === 'replay') {
         reply.header('idempotent-replayed', 'true');
-        return reply.status(202).send(outcome.receipt);
+        // A retry that asks to wait waits for the commit like the first request, as long as the
+        // job is still known (completed jobs are kept 7 days); otherwise the receipt as it was.
+        if (!request.query.wait || (await queue.getJobState(outcome.receipt.jobId)) === 'unknown')
+          return reply.status(202).send(outcome.receipt);
+        return answerOnceCommitted(reply, outcome.receipt);
       }
       let receipt: BatchReceipt;
       try {
@@ -126,34 +131,41 @@ export const salesBatchesRoutes: FastifyPluginAsyncZod<ApiDeps> = async (app, de
         throw error;
       }
       await idempotency.complete(outcome, receipt);
-      reply.header('location', `/v1/jobs/${receipt.jobId}`);
-      if (!request.query.wait) return reply.status(202).send(receipt);
-
-      try {
-        const result = await waitForJob<IngestJobResult>(
-          deps,
-          QUEUES.ingest,
-          receipt.jobId,
-          config.WAIT_TIMEOUT_MS,
-        );
-        return reply.status(202).send({ ...receipt, committed: true, duplicate: result.duplicate });
-      } catch (error) {
-        if (error instanceof JobWaitTimeout) {
-          throw gatewayTimeout(
-            `batch ${receipt.batchId} is queued but was not committed within ${config.WAIT_TIMEOUT_MS} ms; poll GET /v1/jobs/${receipt.jobId} or retry with the same Idempotency-Key`,
-          );
-        }
-        if (error instanceof JobFailed) {
-          throw new HttpProblem(
-            500,
-            'Commit Failed',
-            `batch ${receipt.batchId} failed to commit: ${error.message}`,
-          );
-        }
-        throw error;
+      if (!request.query.wait) {
+        reply.header('location', `/v1/jobs/${receipt.jobId}`);
+        return reply.status(202).send(receipt);
       }
+      return answerOnceCommitted(reply, receipt);
     },
   );
+
+  /** `?wait=true`: the receipt once the batch is committed in DuckDB (504 past WAIT_TIMEOUT_MS). */
+  async function answerOnceCommitted(reply: FastifyReply, receipt: BatchReceipt) {
+    reply.header('location', `/v1/jobs/${receipt.jobId}`);
+    try {
+      const result = await waitForJob<IngestJobResult>(
+        deps,
+        QUEUES.ingest,
+        receipt.jobId,
+        config.WAIT_TIMEOUT_MS,
+      );
+      return reply.status(202).send({ ...receipt, committed: true, duplicate: result.duplicate });
+    } catch (error) {
+      if (error instanceof JobWaitTimeout) {
+        throw gatewayTimeout(
+          `batch ${receipt.batchId} is queued but was not committed within ${config.WAIT_TIMEOUT_MS} ms; poll GET /v1/jobs/${receipt.jobId} or retry with the same Idempotency-Key`,
+        );
+      }
+      if (error instanceof JobFailed) {
+        throw new HttpProblem(
+          500,
+          'Commit Failed',
+          `batch ${receipt.batchId} failed to commit: ${error.message}`,
+        );
+      }
+      throw error;
+    }
+  }
 };
 
 /** Accepted records whose id comes again later in the batch (the last occurrence is stored). */
