@@ -50,24 +50,32 @@ export function setTimeZone(tz: string): void {
 }
 export const timeZone = () => zone;
 
+/** One formatter per zone: a page prints a time per row, and building one is the costly part. */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
 function partsIn(instant: Date, tz: string): Record<string, string> {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone: tz,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    second: '2-digit',
-  }).formatToParts(instant);
-  return Object.fromEntries(parts.map((p) => [p.type, p.value]));
+  let format = formatters.get(tz);
+  if (!format) {
+    format = new Intl.DateTimeFormat('en-US', {
+      timeZone: tz,
+      hourCycle: 'h23',
+      year: 'numeric',
+      month: '2-digit',
+      day: '2-digit',
+      hour: '2-digit',
+      minute: '2-digit',
+      second: '2-digit',
+    });
+    formatters.set(tz, format);
+  }
+  return Object.fromEntries(format.formatToParts(instant).map((p) => [p.type, p.value]));
 }
+
+const dayOf = (p: Record<string, string>) => `${p.year}-${p.month}-${p.day}`;
 
 /** The calendar day an instant falls on in the business zone, as YYYY-MM-DD. */
 export function dayIn(instant: Date, tz = zone): string {
-  const p = partsIn(instant, tz);
-  return `${p.year}-${p.month}-${p.day}`;
+  return dayOf(partsIn(instant, tz));
 }
 
 /** A calendar day `days` after (or before) `day`, both YYYY-MM-DD. */
@@ -81,8 +89,7 @@ export function timeIn(iso: string | null | undefined, withSeconds = true, tz = 
   const instant = new Date(iso);
   if (Number.isNaN(instant.getTime())) return iso;
   const p = partsIn(instant, tz);
-  const time = `${p.hour}:${p.minute}${withSeconds ? `:${p.second}` : ''}`;
-  return `${p.year}-${p.month}-${p.day} ${time}`;
+  return `${dayOf(p)} ${p.hour}:${p.minute}${withSeconds ? `:${p.second}` : ''}`;
 }
 
 export function bytes(n: number): string {
