@@ -54,7 +54,13 @@ export function TimeChart({
             points: { show: points.length < 60 },
           },
         ],
-        axes: [{}, { size: 70 }],
+        // The value axis as wide as its longest label (revenue runs to 20 digits and more).
+        axes: [
+          {},
+          {
+            size: (_u, values) => Math.max(70, 16 + 8 * Math.max(0, ...(values ?? []).map((v) => v.length))),
+          },
+        ],
         legend: { show: true },
       },
       data,
